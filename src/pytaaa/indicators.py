@@ -17,6 +17,7 @@ import bottleneck as bn
 import numpy as np
 
 __all__ = [
+    "move",
     "sma",
     "wma",
     "hma",
@@ -24,6 +25,20 @@ __all__ = [
     "minmax_channel",
     "percentile_channel",
 ]
+
+
+def move(name: str, a: np.ndarray, window: int, min_count: int, axis: int = -1,
+         **kwargs: float) -> np.ndarray:
+    """A bottleneck moving-window function (``"mean"``, ``"std"``, ``"min"``, ``"max"``,
+    ``"sum"``) that accepts a window longer than the data: the window is then
+    everything so far, and a ``min_count`` above the length gives all NaN."""
+    a = np.asarray(a, dtype=np.float64)
+    length = a.shape[axis]
+    if length == 0 or min_count > length:
+        return np.full(a.shape, np.nan)
+    fn = getattr(bn, f"move_{name}")
+    w = max(1, min(int(window), length))
+    return fn(a, window=w, min_count=max(1, min(int(min_count), w)), axis=axis, **kwargs)
 
 
 def _as2d(x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -68,7 +83,7 @@ def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
     Leading NaNs in ``x`` (a warming-up indicator) delay the first value.
     """
     x2, flat = _as2d(x)
-    out = bn.move_mean(x2, window=int(n), min_count=int(n), axis=1)
+    out = move("mean", x2, int(n), int(n), axis=1)
     return _ret(out, flat)
 
 
@@ -142,8 +157,8 @@ def minmax_channel(x: np.ndarray, periods: Sequence[int]) -> tuple[np.ndarray, n
     hi = np.zeros_like(x2)
     for p in periods:
         w = max(1, p + 1)
-        lo += bn.move_min(y, window=w, min_count=1, axis=1)
-        hi += bn.move_max(y, window=w, min_count=1, axis=1)
+        lo += move("min", y, w, 1, axis=1)
+        hi += move("max", y, w, 1, axis=1)
     lo /= len(periods)
     hi /= len(periods)
     lo[:, 0] = x2[:, 0]

@@ -1,0 +1,175 @@
+"""The data objects that flow between the stages of a daily run.
+
+Arrays are ``(N, T)`` float64 (one row per symbol, one column per trading day,
+oldest first) unless said otherwise.  ``symbols`` always ends with ``"CASH"``.
+These objects are plain frozen dataclasses: the daily run, the chart job, the
+Monte Carlo trials and the web site all read the same fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Quotes", "Prices", "Signals", "BacktestResult", "Pick", "Analysis", "HORIZONS"]
+
+#: Per-horizon statistics of the backtest: label -> years (None = whole history).
+HORIZONS: dict[str, float | None] = {
+    "whole": None,
+    "15y": 15,
+    "10y": 10,
+    "5y": 5,
+    "3y": 3,
+    "2y": 2,
+    "1y": 1,
+}
+
+
+@dataclass(frozen=True)
+class Quotes:
+    """Adjusted closes as stored: ``close`` is ``(N, T)`` with NaN where there is no quote.
+
+    ``dates`` is ``datetime64[D]`` of length T, strictly increasing; ``symbols``
+    has N tickers (``CASH`` last once cleaned; the store may lack it).
+    """
+
+    dates: np.ndarray
+    symbols: tuple[str, ...]
+    close: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.close.shape != (len(self.symbols), len(self.dates)):
+            raise ValueError(
+                f"close has shape {self.close.shape}, expected "
+                f"({len(self.symbols)}, {len(self.dates)})"
+            )
+
+    @property
+    def last_date(self) -> dt.date:
+        return self.dates[-1].astype("datetime64[D]").item()
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Cleaned prices (``pipeline.md`` section 4).
+
+    - ``close``: P, gaps interpolated, flat before the first and after the last quote,
+      ``CASH`` = 1.0.  Trades and valuations use P.
+    - ``despiked``: D, upward spikes capped.  Signals, channels and ranking use D.
+    - ``first_valid`` / ``last_valid``: ``(N,)`` int, the first and last real quote;
+      a symbol is tradable only between them (inclusive).
+    - ``first_active``: ``(N,)`` int, the first t with ``|g - 1| >= 1e-8`` (T if never).
+    """
+
+    dates: np.ndarray
+    symbols: tuple[str, ...]
+    close: np.ndarray
+    despiked: np.ndarray
+    first_valid: np.ndarray
+    last_valid: np.ndarray
+    first_active: np.ndarray
+
+    @property
+    def n_symbols(self) -> int:
+        return len(self.symbols)
+
+    def tradable(self) -> np.ndarray:
+        """``(N, T)`` bool: inside each symbol's span of real quotes."""
+        t = np.arange(len(self.dates))
+        return (t >= self.first_valid[:, None]) & (t <= self.last_valid[:, None])
+
+    def active(self) -> np.ndarray:
+        """``(N, T)`` bool: tradable and past the first-activity index."""
+        t = np.arange(len(self.dates))
+        return self.tradable() & (t >= self.first_active[:, None])
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Trend signals (``pipeline.md`` section 5); int8 arrays of 0/1.
+
+    ``daily`` is the post-processed daily signal, ``held`` the monthly-held one.
+    ``low_channel``/``hi_channel`` are the percentile channels (only for
+    ``percentileChannels``, else None), kept for the charts.
+    """
+
+    daily: np.ndarray
+    held: np.ndarray
+    low_channel: np.ndarray | None = None
+    hi_channel: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Strategy and buy-and-hold values from 10,000 (``pipeline.md`` section 7).
+
+    ``stats`` maps ``"strategy"``/``"buy_hold"`` -> horizon label (``HORIZONS``)
+    -> ``{"cagr", "sharpe", "max_drawdown", "mean_drawdown"}`` for the horizons the
+    history reaches.  ``n_trades`` counts rebalances that traded, ``commissions``
+    the dollars paid.
+    """
+
+    dates: np.ndarray
+    strategy: np.ndarray
+    buy_hold: np.ndarray
+    stats: dict[str, dict[str, dict[str, float]]]
+    n_trades: int = 0
+    commissions: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pick:
+    """One of today's picks: weight and today's actual close P."""
+
+    symbol: str
+    weight: float
+    price: float
+    rank: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything the daily run computes before it writes anything.
+
+    - ``prices``, ``signals``: as above.
+    - ``score``: rolling Sharpe ``(N, T)``; ``weights``: target weights ``(N, T)``
+      (each column sums to 1; CASH holds what is not invested).
+    - ``rebalance``: ``(T,)`` bool, the rebalance days.
+    - ``backtest``: the strategy backtest.
+    - ``new_highs``/``new_lows``: ``(T,)`` breadth columns of the backtest file.
+    - ``uptrend_count``/``active_count``: ``(T,)`` float.
+    - ``picks``: today's picks, best first.
+    - ``rank_today``/``rank_month_start``: ``(N,)`` int, 1 = best score among
+      symbols with data on that day (CASH and inactive symbols rank last).
+    - ``timings``: stage name -> seconds.
+    """
+
+    prices: Prices
+    signals: Signals
+    score: np.ndarray
+    weights: np.ndarray
+    rebalance: np.ndarray
+    backtest: BacktestResult
+    new_highs: np.ndarray
+    new_lows: np.ndarray
+    uptrend_count: np.ndarray
+    active_count: np.ndarray
+    picks: tuple[Pick, ...]
+    rank_today: np.ndarray
+    rank_month_start: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def dates(self) -> np.ndarray:
+        return self.prices.dates
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self.prices.symbols
+
+    @property
+    def last_date(self) -> dt.date:
+        return self.prices.dates[-1].astype("datetime64[D]").item()
