@@ -119,3 +119,10 @@ def test_new_highs_lows_placeholder_and_counts():
     assert np.all(lows[:500] == -100000.0)
     assert np.all(lows[500:] >= 0) and highs.max() > 0
     assert np.all(highs[:72] == 0)
+
+
+def test_commissions_never_make_the_value_negative():
+    close = np.array([[10.0] * 4, [10.0] * 4, [1.0] * 4])
+    w = np.array([[1, 0, 1, 0.0], [0, 1, 0, 1.0], [0, 0, 0, 0.0]])
+    vals, _, _ = simulate(close, w, np.ones(4, dtype=bool), 2, trade_cost=6000.0, n_traded=1)
+    assert np.all(vals >= 0) and vals[-1] == 0

@@ -195,3 +195,10 @@ def test_configuration_doc_matches_schema(section, model):
             shown = {True: "true", False: "false"}.get(value, str(value)) \
                 if isinstance(value, bool) else str(value)
             assert default == shown, (name, default, shown)
+
+
+def test_with_valuation_on_loaded_config(tmp_path):
+    cfg = load_config(write(tmp_path, {"Valuation": BASE}))
+    cfg2 = cfg.with_valuation(numberStocksTraded=3)
+    assert cfg2.valuation.numberStocksTraded == 3
+    assert cfg2.webpage == cfg.webpage

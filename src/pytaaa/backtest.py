@@ -64,7 +64,7 @@ def simulate(
     On each rebalance day whose target weights differ from the held ones by
     more than 1e-4 the portfolio is re-weighted at that day's close; each
     changed non-CASH position costs ``trade_cost`` (once only when more than
-    ``2 * n_traded`` positions change).  ``invested`` (``(T,)`` fraction, the
+    ``2 * n_traded`` positions change); the value never goes below 0.  ``invested`` (``(T,)`` fraction, the
     variable-percent-invested variant) scales the stock weights on rebalance
     days; the uninvested part is held as cash earning nothing.
     """
@@ -96,6 +96,7 @@ def simulate(
                 changed[cash_row] = False
                 n_changed = int(changed.sum())
                 fee = float(trade_cost) * (1 if n_changed > 2 * n_traded else n_changed)
+                fee = min(fee, max(value, 0.0))  # a ruined portfolio stays at 0, never below
                 value -= fee
                 paid += fee
                 n_trades += 1

@@ -161,6 +161,8 @@ class Valuation(_Section):
     @field_validator("symbols_file", "performance_store", "webpage", mode="before")
     @classmethod
     def _parse_path(cls, v: Any) -> Any:
+        if isinstance(v, Path):
+            return v
         if not isinstance(v, str) or not v.strip():
             raise ValueError("expected a non-empty path string")
         return Path(os.path.expanduser(v))

@@ -1,0 +1,40 @@
+"""Shared fixtures.
+
+- ``synth_quotes_small``: synthetic Quotes, 20 symbols (+ CASH) x 8 years, seed 0.
+- ``synth_workspace``: a complete workspace built once per session from the
+  same data; returns its config path.  Treat it as read-only.
+- ``workspace_copy``: a private copy of ``synth_workspace`` for a test that
+  writes (a daily run, a job); returns the copy's config path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pytaaa.model import Quotes
+from pytaaa.synth import synthetic_quotes, write_workspace
+
+SMALL = {"n_symbols": 20, "years": 8.0, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def synth_quotes_small() -> Quotes:
+    """Synthetic quotes: 20 tickers plus CASH over 8 years of weekdays (seed 0)."""
+    return synthetic_quotes(**SMALL)
+
+
+@pytest.fixture(scope="session")
+def synth_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Config path of a small synthetic workspace (``SMALL``, method HMAs); read-only."""
+    return write_workspace(tmp_path_factory.mktemp("synth_workspace"), **SMALL)
+
+
+@pytest.fixture
+def workspace_copy(synth_workspace: Path, tmp_path: Path) -> Path:
+    """Config path of a private, writable copy of ``synth_workspace``."""
+    dest = tmp_path / "workspace"
+    shutil.copytree(synth_workspace.parent, dest)
+    return dest / synth_workspace.name
