@@ -239,6 +239,7 @@ class EmailConfig(_Section):
     starttls: StrictBool = True
     login: StrictStr | None = None
     enabled: StrictBool = True
+    web_url: StrictStr | None = None
 
     @property
     def recipients(self) -> list[str]:
