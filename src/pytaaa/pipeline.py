@@ -110,3 +110,202 @@ def _optional(result: RunResult, name: str, fn: Callable[[], Any]) -> Any:
         log.error("%s failed: %s", name, exc)
         result.problems.append(f"{name}: {exc}")
         return None
+
+
+def _charts(result: RunResult, cfg: Config, analysis: Analysis, companies: dict[str, str],
+            sync: bool | None, force: bool, now: dt.datetime) -> Any:
+    from .jobs.chart_inputs import build_chart_inputs
+    from .jobs.start import start_charts
+
+    inputs = build_chart_inputs(cfg, analysis, companies)
+    outcome = start_charts(cfg, inputs, sync=sync, force=force, now=now)
+    if getattr(outcome, "mode", "") == "failed":
+        result.problems.append(f"charts: {getattr(outcome, 'reason', 'failed')}")
+    return outcome
+
+
+def _montecarlo(result: RunResult, cfg: Config, sync: bool | None, force: bool,
+                now: dt.datetime) -> Any:
+    from .jobs.montecarlo import start_montecarlo
+
+    outcome = start_montecarlo(cfg, sync=sync, force=force, now=now)
+    if getattr(outcome, "mode", "") == "failed":
+        result.problems.append(f"montecarlo: {getattr(outcome, 'reason', 'failed')}")
+    return outcome
+
+
+def daily_run(
+    cfg: Config,
+    *,
+    sync: bool | None = None,
+    force: bool = False,
+    send_email: bool = True,
+    now: dt.datetime | None = None,
+    quotes: Quotes | None = None,
+    charts: bool = True,
+    montecarlo: bool = True,
+) -> RunResult:
+    """The daily run for ``cfg``; returns a :class:`RunResult`.
+
+    ``sync`` forces both background jobs into this process (True) or into the
+    background (False); None follows the config.  ``force`` redraws fresh
+    charts and reruns a fresh Monte Carlo backtest.  ``charts``/``montecarlo``
+    False leave a job out (benchmarks).  ``now`` is the run's clock (tests).
+    Raises :class:`RunError` when the store cannot be read (exit 2) or the
+    output folders cannot be written (exit 1); every other problem is logged,
+    recorded in ``problems`` and the run goes on.
+    """
+    from . import ledger, market, notify, store, trades, web
+
+    now = now or dt.datetime.now()
+    v = cfg.valuation
+    result = RunResult(config=cfg)
+    for folder in (cfg.performance_store, cfg.webpage):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create output folder {folder}: {exc.strerror}", 1) from None
+
+    with _stage(result, "analysis"):
+        try:
+            analysis = analyze(cfg, quotes)
+        except store.StoreError as exc:
+            raise RunError(str(exc), 2) from None
+    result.analysis = analysis
+    companies = _optional(result, "company names",
+                          lambda: store.read_company_names(cfg.symbols_file)) or {}
+    changes = _optional(result, "index changes",
+                        lambda: store.read_index_changes(cfg.symbols_file)) or []
+
+    if charts:
+        with _stage(result, "charts"):
+            result.charts = _optional(
+                result, "charts",
+                lambda: _charts(result, cfg, analysis, companies, sync, force, now))
+
+    with _stage(result, "holdings"):
+        holdings_path = cfg.performance_store / HOLDINGS_FILE
+        holdings = portfolio = plan = None
+        if holdings_path.exists():
+            holdings = _optional(result, "holdings", lambda: ledger.read_holdings(holdings_path))
+        else:
+            log.info("no holdings file %s: trades are not suggested", holdings_path)
+        if holdings is not None:
+            portfolio = trades.value_holdings(holdings, trades.prices_today(analysis),
+                                              date=analysis.last_date,
+                                              ranks=trades.ranks_today(analysis))
+            plan = trades.suggest_trades(portfolio, analysis.picks, fee=v.trade_fee,
+                                         min_buy=v.min_buy_dollars,
+                                         min_adjust=v.min_adjust_dollars)
+        status_path = cfg.performance_store / STATUS_FILE
+        history = _optional(result, "status history", lambda: ledger.read_status(status_path))
+        if history is None:
+            history = ledger.parse_status("", status_path)
+        entry = None
+        if portfolio is not None:
+            entry = ledger.next_status_entry(history, now, portfolio.total)
+
+    with _stage(result, "outputs"):
+        try:
+            result.files += write_outputs(analysis, cfg.performance_store, cfg.webpage)
+        except OSError as exc:
+            raise RunError(f"cannot write the output files: {exc}", 1) from None
+        if holdings is not None:
+            _optional(result, "diagnostic", lambda: result.files.append(trades.append_diagnostic(
+                cfg.performance_store, when=now, holdings=holdings,
+                prices=trades.prices_today(analysis), picks=analysis.picks)))
+
+    if montecarlo:
+        with _stage(result, "montecarlo"):
+            result.montecarlo = _optional(
+                result, "montecarlo", lambda: _montecarlo(result, cfg, sync, force, now))
+
+    with _stage(result, "web"):
+        mstatus = _optional(result, "market status", lambda: market.market_status(now))
+        shown = history.with_entry(entry) if entry is not None else history
+        pages = _optional(result, "web site", lambda: web.write_site(
+            cfg, analysis, portfolio=portfolio, plan=plan, status_history=shown,
+            market=mstatus, companies=companies, index_changes=changes, now=now,
+            timings=result.timings))
+        if pages:
+            result.files += pages
+            result.page = cfg.webpage / "pyTAAAweb.html"
+
+    with _stage(result, "email"):
+        if send_email and portfolio is not None and plan is not None:
+            def _send() -> Any:
+                subject, html, text = notify.render_email(
+                    cfg, portfolio=portfolio, plan=plan, picks=analysis.picks, market=mstatus,
+                    last_date=analysis.last_date, now=now)
+                return notify.notify_if_changed(
+                    cfg, subject=subject, html=html, text=text, value=portfolio.total,
+                    trades_signature=plan.signature(), last_status=history.last)
+            result.email = _optional(result, "email", _send)
+            if getattr(result.email, "failed", False):
+                result.problems.append(f"email: {result.email}")
+
+    with _stage(result, "status"):
+        if entry is not None:
+            _optional(result, "status history", lambda: ledger.append_status(status_path, entry))
+        if holdings is not None and plan is not None:
+            _optional(result, "month-end ledger", lambda: trades.update_ledger_month_end(
+                holdings_path, holdings, plan, enabled=v.ledger_auto_update, now=now))
+    log.info("daily run done in %.2f s", sum(result.timings.values()))
+    return result
+
+
+def run_demo(folder: Path, *, n_symbols: int = 100, years: float = 35.0, method: str = "HMAs",
+             wait: bool = True) -> RunResult:
+    """Create (or reuse) a synthetic workspace in ``folder`` and run the daily run with
+    both background jobs async; with ``wait`` watch them until they finish."""
+    from .config import load_config
+    from .synth import write_workspace
+
+    cfg_path = folder / "pytaaa.json"
+    if not cfg_path.exists():
+        log.info("creating a synthetic workspace in %s (%d symbols x %.0f years)",
+                 folder, n_symbols, years)
+        write_workspace(folder, n_symbols=n_symbols, years=years, method=method,
+                        config_overrides={"async_plot_generation": True,
+                                          "async_montecarlo_backtest": True})
+    cfg = load_config(cfg_path)
+    result = daily_run(cfg, sync=False, send_email=False)
+    if wait:
+        ok = wait_for_jobs(cfg.webpage)
+        if not ok:
+            result.problems.append("a background job did not succeed: see `pytaaa jobs --json "
+                                   f"{cfg_path}` and the logs in {cfg.webpage}")
+    return result
+
+
+def wait_for_jobs(webpage: Path, *, poll: float = 1.0, timeout: float = 3600.0,
+                  kinds: tuple[str, ...] = ("charts", "montecarlo")) -> bool:
+    """Wait until no job of ``kinds`` in ``webpage`` is queued or running, logging
+    progress every few seconds; True when every job that ran succeeded."""
+    from .jobs.status import read_status
+
+    t0 = time.monotonic()
+    last_line = ""
+    last_log = 0.0
+    while True:
+        states = {k: read_status(webpage, k) for k in kinds}
+        running = {k: s for k, s in states.items()
+                   if s is not None and s.get("state") in ("queued", "running")}
+        line = "; ".join(f"{k}: {s.get('done', 0)}/{s.get('total') or '?'}"
+                         for k, s in running.items())
+        if line and (line != last_line and time.monotonic() - last_log >= 3.0):
+            log.info("waiting for background jobs (%s)", line)
+            last_line, last_log = line, time.monotonic()
+        if not running:
+            break
+        if time.monotonic() - t0 > timeout:
+            log.error("background jobs still running after %.0f s", timeout)
+            return False
+        time.sleep(poll)
+    ok = True
+    for kind, st in states.items():
+        if st is None:
+            continue
+        log.info("%s job: %s", kind, st.get("state"))
+        ok = ok and st.get("state") == "succeeded"
+    return ok
