@@ -1,0 +1,195 @@
+"""The daily run end to end on a synthetic workspace: outputs, determinism, both jobs async
+(the run returns first; email and status still happen), the CLI, and the page in a browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from pytaaa.config import load_config
+from pytaaa.jobs.status import read_status
+from pytaaa.pipeline import daily_run, wait_for_jobs
+from pytaaa.synth import write_workspace
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+DATA_FILES = ("performance/pyTAAAweb_backtestPortfolioValue.params",
+              "performance/PyTAAA_ranks.params",
+              "web/pyTAAAweb_numberUptrendingStocks_status.params")
+MC_DATA_FILES = ("performance/pyTAAAweb_backtestPortfolioValue.mc.params",
+                 "performance/pyTAAAweb_backtestPctLong.params",
+                 "performance/pyTAAAweb_backtestTodayMontecarloPortfolioValue.csv")
+
+
+def workspace(tmp_path: Path, name: str = "ws", **overrides) -> Path:
+    base = {"montecarlo_trials": 3, "montecarlo_workers": 1, "plot_generation_workers": 1}
+    base.update(overrides)
+    return write_workspace(tmp_path / name, n_symbols=12, years=6.0, seed=3,
+                           config_overrides=base)
+
+
+def test_sync_run_writes_every_output(tmp_path: Path) -> None:
+    cfg = load_config(workspace(tmp_path))
+    res = daily_run(cfg, sync=True, send_email=False)
+    assert res.exit_code == 0, res.problems
+    root = cfg.webpage.parent
+    for rel in DATA_FILES + MC_DATA_FILES + (
+            "performance/PyTAAA_status.params", "performance/PyTAAA_diagnostic.params",
+            "web/pyTAAAweb.html", "web/pyTAAAweb_symbolCharts_TodayRank.html",
+            "web/pyTAAAweb_symbolCharts_MonthStartRank.html", "web/PyTAAA_value.png",
+            "web/PyTAAA_monteCarloBacktest.png", "web/PyTAAA_monteCarloBacktestRecent.png"):
+        assert (root / rel).stat().st_size > 0, rel
+    symbols = [s for s in res.analysis.symbols if s != "CASH"]
+    pngs = {p.name for p in cfg.webpage.glob("0_*.png")}
+    assert pngs == {f"0_{s}.png" for s in symbols} | {f"0_recent_{s}.png" for s in symbols}
+    lines = (root / DATA_FILES[0]).read_text().splitlines()
+    assert len(lines) == len(res.analysis.dates)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d+\.\d\d \d+\.\d\d -?\d+\.\d -?\d+\.\d", lines[-1])
+    up = (root / DATA_FILES[2]).read_text().splitlines()[-1]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d  \d+\.\d  \d+\.\d", up)
+    status = (root / "performance/PyTAAA_status.params").read_text().splitlines()
+    assert status[0] == "[Status]"
+    assert re.fullmatch(r"cumu_value: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \d+\.\d\d [01] \d+\.\d\d",
+                        status[-1])
+    ranks = (root / "performance/PyTAAA_ranks.params").read_text()
+    assert ranks.startswith("[Ranks]\nlastdate: ")
+    assert "pyTAAAweb_symbolCharts_TodayRank.html" in (cfg.webpage / "pyTAAAweb.html").read_text()
+    # nothing half-written is left behind
+    assert not list(root.rglob("*.tmp"))
+
+
+def test_two_runs_give_identical_data_files(tmp_path: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        cfg = load_config(workspace(tmp_path, name))
+        daily_run(cfg, sync=True, charts=False, send_email=False)
+        outs.append({rel: (cfg.webpage.parent / rel).read_bytes()
+                     for rel in DATA_FILES + MC_DATA_FILES})
+    assert outs[0] == outs[1]
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.received: list[tuple[float, object]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        self.received.append((time.time(), envelope))
+        return "250 OK"
+
+
+@pytest.fixture()
+def smtp():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = _Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    yield inbox, port
+    ctl.stop()
+
+
+def _finished_ts(status: dict) -> float:
+    return dt.datetime.fromisoformat(status["finished_at"]).timestamp()
+
+
+@pytest.mark.slow
+def test_async_run_returns_before_jobs_finish_and_still_emails(tmp_path: Path, smtp) -> None:
+    """Seed 000 REG and seed 001 REG-05/06: both jobs async; the run returns first, the
+    email is sent and the status history updated before the Monte Carlo job is done."""
+    inbox, port = smtp
+    path = workspace(tmp_path, montecarlo_trials=6, async_plot_generation=True,
+                     async_montecarlo_backtest=True,
+                     Email={"From": "me@example.com", "To": "me@example.com",
+                            "smtp_host": "127.0.0.1", "smtp_port": port, "starttls": False,
+                            "enabled": True})
+    cfg = load_config(path)
+    res = daily_run(cfg)
+    returned = time.time()
+    assert res.charts.mode == "async" and res.montecarlo.mode == "async"
+    assert res.email is not None and res.email.status == "sent", res.email
+    status_lines = (cfg.performance_store / "PyTAAA_status.params").read_text().splitlines()
+    assert status_lines[-1].startswith("cumu_value: ")
+    assert wait_for_jobs(cfg.webpage, timeout=300)
+    charts, mc = read_status(cfg.webpage, "charts"), read_status(cfg.webpage, "montecarlo")
+    assert charts["state"] == mc["state"] == "succeeded"
+    assert _finished_ts(mc) > returned and _finished_ts(charts) > returned
+    (sent_at, envelope), = inbox.received
+    assert sent_at < _finished_ts(mc)
+    assert envelope.rcpt_tos == ["me@example.com"]
+    assert (cfg.webpage / "PyTAAA_monteCarloBacktest.png").exists()
+
+
+def _cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytaaa", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_cli_run_and_demo(tmp_path: Path) -> None:
+    path = workspace(tmp_path)
+    res = _cli("run", "--json", str(path), "--sync", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "Web page:" in res.stdout
+    for stage in ("analysis", "charts", "outputs", "web", "status"):
+        assert re.search(rf"\] {stage}\s+\d+\.\d{{3}} s", res.stderr), stage
+    demo = _cli("demo", "--dir", str(tmp_path / "demo"), "--symbols", "10", "--years", "5",
+                cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    web = tmp_path / "demo" / "web"
+    assert (web / "pyTAAAweb.html").exists() and (web / "PyTAAA_monteCarloBacktest.png").exists()
+    assert len(list(web.glob("0_recent_*.png"))) == 10
+    assert "charts job: succeeded" in demo.stderr and "montecarlo job: succeeded" in demo.stderr
+    # the demo is idempotent: a second call reuses the workspace
+    again = _cli("demo", "--dir", str(tmp_path / "demo"), "--no-wait", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    wait_for_jobs(web, timeout=300)
+
+
+@pytest.mark.slow
+def test_page_of_a_real_run_in_chromium(tmp_path: Path) -> None:
+    """A real async run: the page loads with no JS error, shows the jobs and the pending
+    Monte Carlo images, turns to finished without a reload, and then no image is missing."""
+    from playwright.sync_api import sync_playwright
+
+    cfg = load_config(workspace(tmp_path, montecarlo_trials=8, async_plot_generation=True,
+                                async_montecarlo_backtest=True))
+    res = daily_run(cfg, send_email=False)
+    assert res.montecarlo.mode == "async"
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto((cfg.webpage / "pyTAAAweb.html").as_uri())
+        page.evaluate("window.__sameDocument = 'yes'")
+        mc = page.locator('[data-job-banner="montecarlo"] .job-text')
+        assert "Monte Carlo" in mc.inner_text() and "not started" not in mc.inner_text()
+        if not (cfg.webpage / "PyTAAA_monteCarloBacktest.png").exists():
+            assert page.locator('.pending[data-job="montecarlo"]').count() == 2
+        page.wait_for_function(
+            "['charts', 'montecarlo'].every(k => document.querySelector("
+            "`[data-job-banner=\"${k}\"]`).dataset.state === 'succeeded')", timeout=240_000)
+        assert "finished" in mc.inner_text()
+        page.wait_for_function("document.querySelectorAll('.pending').length === 0",
+                               timeout=30_000)
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_function(
+            "[...document.images].every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+        assert page.evaluate("window.__sameDocument") == "yes"
+        assert errors == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "real_run_main_page.png"), full_page=True)
+        browser.close()
+    assert wait_for_jobs(cfg.webpage, timeout=60)
