@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+import _refs as ref
 from pytaaa.indicators import hma, minmax_channel, percentile_channel, sma, wma
-
-
-def ref_sma(x, p):
-    return np.array([np.mean(x[max(0, t - p): t + 1]) for t in range(len(x))])
-
-
-def ref_wma(x, n):
-    out = np.full(len(x), np.nan)
-    for t in range(n - 1, len(x)):
-        win = x[t - n + 1: t + 1]
-        out[t] = sum((k + 1) * win[k] for k in range(n)) / (n * (n + 1) / 2)
-    return out
-
-
-def ref_hma(x, n):
-    diff = 2 * ref_wma(x, max(1, n // 2)) - ref_wma(x, n)
-    r = int(math.isqrt(n))
-    out = np.full(len(x), np.nan)
-    for t in range(len(x)):
-        win = diff[max(0, t - r + 1): t + 1]
-        if len(win) == r and np.all(np.isfinite(win)):
-            out[t] = win.mean()
-    return out
-
-
-def ref_channel(x, periods, fn):
-    out = np.zeros(len(x))
-    for p in periods:
-        for t in range(len(x)):
-            win = x[max(1, t - p): t + 1]
-            out[t] += fn(win) if len(win) else x[0]
-    return out / len(periods)
 
 
 def walk(seed, n=300):
@@ -52,23 +19,23 @@ def walk(seed, n=300):
 def test_sma_wma_hma_match_reference():
     x = walk(1)
     for p in (1, 5, 20):
-        np.testing.assert_allclose(sma(x, p), ref_sma(x, p), rtol=1e-10)
+        np.testing.assert_allclose(sma(x, p), ref.sma(x, p), rtol=1e-10)
     for n in (1, 2, 7, 30):
-        np.testing.assert_allclose(wma(x, n), ref_wma(x, n), rtol=1e-9, equal_nan=True)
+        np.testing.assert_allclose(wma(x, n), ref.wma(x, n), rtol=1e-9, equal_nan=True)
     for n in (4, 9, 30, 151):
-        np.testing.assert_allclose(hma(x, n), ref_hma(x, n), rtol=1e-9, equal_nan=True)
+        np.testing.assert_allclose(hma(x, n), ref.hma(x, n), rtol=1e-9, equal_nan=True)
 
 
 def test_channels_match_reference():
     x = walk(2, 120)
     periods = [4, 7, 10]
     lo, hi = minmax_channel(x, periods)
-    np.testing.assert_allclose(lo[1:], ref_channel(x, periods, np.min)[1:], rtol=1e-12)
-    np.testing.assert_allclose(hi[1:], ref_channel(x, periods, np.max)[1:], rtol=1e-12)
+    np.testing.assert_allclose(lo[1:], ref.channel(x, periods, np.min)[1:], rtol=1e-12)
+    np.testing.assert_allclose(hi[1:], ref.channel(x, periods, np.max)[1:], rtol=1e-12)
     plo, phi = percentile_channel(x, periods, 20, 80)
-    np.testing.assert_allclose(plo[1:], ref_channel(x, periods, lambda w: np.percentile(w, 20))[1:],
+    np.testing.assert_allclose(plo[1:], ref.channel(x, periods, lambda w: np.percentile(w, 20))[1:],
                                rtol=1e-12)
-    np.testing.assert_allclose(phi[1:], ref_channel(x, periods, lambda w: np.percentile(w, 80))[1:],
+    np.testing.assert_allclose(phi[1:], ref.channel(x, periods, lambda w: np.percentile(w, 80))[1:],
                                rtol=1e-12)
     assert lo[0] == hi[0] == plo[0] == x[0]
 
