@@ -1,10 +1,9 @@
 """Email against a real SMTP server (aiosmtpd) on 127.0.0.1.
 
-STARTTLS with a real certificate is not exercised: the ``cryptography``
-package (needed to make a self-signed certificate in the test) is not
-installed, so the server runs without TLS, the successful sends use
-``starttls: false`` on loopback, and ``starttls: true`` is tested against this
-server that does not offer it (a clear failure, no password sent).
+Most sends use ``starttls: false`` on loopback; STARTTLS itself is exercised
+against a server with a self-signed certificate made in the test
+(``cryptography``), and ``starttls: true`` against a server that does not
+offer it (a clear failure, no password sent).
 """
 
 from __future__ import annotations
@@ -172,3 +171,65 @@ def test_not_configured_is_disabled(tmp_path: Path) -> None:
     result = notify_if_changed(cfg, subject="s", html="<p>x</p>", text="x", value=1.0,
                                trades_signature="", last_status=None)
     assert result.status == "disabled"
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_starttls_with_a_real_certificate_and_login(tmp_path: Path, monkeypatch) -> None:
+    import ssl
+
+    monkeypatch.delenv("PYTAAA_SMTP_PASSWORD", raising=False)
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    handler = _Handler()
+    logins: list[bytes] = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001
+        logins.append(auth_data.login)
+        return AuthResult(success=auth_data.password == SECRET.encode(), handled=False)
+
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(),
+                            tls_context=server_ctx, require_starttls=True,
+                            authenticator=authenticator, auth_required=True)
+    controller.start()
+    try:
+        cfg = make_config(tmp_path, From=USER, To="me@example.com", PW=SECRET,
+                          smtp_host="127.0.0.1", smtp_port=controller.port, starttls=True)
+        client_ctx = ssl.create_default_context(cafile=str(cert))
+        ok = send_email(cfg.email, "over TLS", "<p>hi</p>", text="hi", timeout=10,
+                        ssl_context=client_ctx)
+        assert ok.status == "sent", ok.detail
+        assert logins == [USER.encode()] and len(handler.envelopes) == 1
+        # the system's trust store does not know the test certificate: a clear failure
+        bad = send_email(cfg.email, "over TLS", "<p>hi</p>", text="hi", timeout=10)
+        assert bad.status == "failed" and "certificate" in bad.detail.lower()
+        assert SECRET not in bad.detail and len(handler.envelopes) == 1
+    finally:
+        controller.stop()
