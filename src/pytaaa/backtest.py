@@ -173,7 +173,7 @@ def run_backtest(prices: Prices, weights: np.ndarray, rebalance: np.ndarray, v: 
 NEW_HIGH_WINDOWS = (73, 293)
 BREADTH_SUMS = (50, 159)
 LOWS_WARMUP_ROWS = 500
-LOWS_PLACEHOLDER = -100000.0
+LOWS_NO_DATA = -100000.0
 
 
 def new_highs_lows(prices: Prices) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +183,7 @@ def new_highs_lows(prices: Prices) -> tuple[np.ndarray, np.ndarray]:
     close is the max (min) of the last n closes (today included) and it has been
     tradable for all of them.  The daily counts, summed over stocks and both
     windows, are smoothed as the mean of their 50- and 159-day moving sums.
-    Before row 500 the lows column holds the placeholder -100000.0.
+    Before row 500 the lows column holds the "no data" marker -100000.0.
     """
     p = prices.close
     n, t = p.shape
@@ -210,7 +210,7 @@ def new_highs_lows(prices: Prices) -> tuple[np.ndarray, np.ndarray]:
             sm += move("sum", series, w, 1)
         out.append(sm / len(BREADTH_SUMS))
     new_highs, new_lows = out
-    new_lows[: min(LOWS_WARMUP_ROWS, t)] = LOWS_PLACEHOLDER
+    new_lows[: min(LOWS_WARMUP_ROWS, t)] = LOWS_NO_DATA
     return new_highs, new_lows
 
 

@@ -263,7 +263,7 @@ def plot_new_highs_lows(dates: np.ndarray, new_highs: np.ndarray, new_lows: np.n
                         path: Path) -> None:
     """Write ``PyTAAA_newHighs_newLows_count.png``: the new highs and new lows breadth.
 
-    Values equal to the ``-100000.0`` placeholder (and NaN) are left out.
+    Values equal to the ``-100000.0`` "no data" marker (and NaN) are left out.
     Raises ``ValueError`` for inputs of different lengths, ``OSError`` when
     ``path`` cannot be written.
     """
