@@ -64,7 +64,8 @@ def simulate(
     On each rebalance day whose target weights differ from the held ones by
     more than 1e-4 the portfolio is re-weighted at that day's close; each
     changed non-CASH position costs ``trade_cost`` (once only when more than
-    ``2 * n_traded`` positions change); the value never goes below 0.  ``invested`` (``(T,)`` fraction, the
+    ``2 * n_traded`` positions change); a portfolio worth no more than the
+    fee stops trading, so the value never goes below 0.  ``invested`` (``(T,)`` fraction, the
     variable-percent-invested variant) scales the stock weights on rebalance
     days; the uninvested part is held as cash earning nothing.
     """
@@ -91,18 +92,19 @@ def simulate(
                 target[cash_row] += 1.0 - target.sum()
             diff = np.abs(target - held_w)
             if diff.max() > WEIGHT_TOL:
-                value = float(shares @ close[:, a])
+                value = float(np.einsum("i,i->", shares, close[:, a]))
                 changed = diff > WEIGHT_TOL
                 changed[cash_row] = False
                 n_changed = int(changed.sum())
                 fee = float(trade_cost) * (1 if n_changed > 2 * n_traded else n_changed)
-                fee = min(fee, max(value, 0.0))  # a ruined portfolio stays at 0, never below
-                value -= fee
-                paid += fee
-                n_trades += 1
-                shares = target * value / close[:, a]
-                held_w = target
-        values[a:b] = shares @ close[:, a:b]
+                if value > fee:  # a portfolio worth less than the fee stops trading
+                    value -= fee
+                    paid += fee
+                    n_trades += 1
+                    shares = target * value / close[:, a]
+                    held_w = target
+        # einsum, not BLAS: the sum order (and so every byte) must not depend on threads
+        values[a:b] = np.einsum("i,ij->j", shares, close[:, a:b])
     return values, n_trades, paid
 
 

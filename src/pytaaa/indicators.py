@@ -111,8 +111,8 @@ def wma(x: np.ndarray, n: int) -> np.ndarray:
     c1 = _cumsum0(y)
     c2 = _cumsum0(y * i)
     ends = np.arange(n - 1, t)  # inclusive end index of each window
-    s1 = c1[:, ends + 1] - c1[:, ends + 1 - n]
-    s2 = c2[:, ends + 1] - c2[:, ends + 1 - n]
+    s1 = c1[:, n:] - c1[:, : t - n + 1]
+    s2 = c2[:, n:] - c2[:, : t - n + 1]
     # sum_{k} (i_k - (end - n)) * y_k
     weighted = s2 - (ends - n).astype(np.float64) * s1
     out[:, n - 1 :] = weighted / (n * (n + 1) / 2.0) + base
@@ -166,6 +166,9 @@ def minmax_channel(x: np.ndarray, periods: Sequence[int]) -> tuple[np.ndarray, n
     return _ret(lo, flat), _ret(hi, flat)
 
 
+_PCT_CHUNK_ROWS = 16
+
+
 def _interp_sorted(s: np.ndarray, q: float) -> np.ndarray:
     """Linear-interpolation percentile ``q`` of rows already sorted on the last axis."""
     w = s.shape[-1]
@@ -199,10 +202,13 @@ def percentile_channel(
             lo[:, tt] += np.percentile(seg, low_pct, axis=1)
             hi[:, tt] += np.percentile(seg, hi_pct, axis=1)
         if t > w:
-            win = np.lib.stride_tricks.sliding_window_view(x2[:, 1:], w, axis=1)
-            s = np.sort(win, axis=-1)
-            lo[:, w:] += _interp_sorted(s, low_pct)
-            hi[:, w:] += _interp_sorted(s, hi_pct)
+            # sort the windows a few rows at a time: the sorted copy is rows*T*w floats
+            for r0 in range(0, n_rows, _PCT_CHUNK_ROWS):
+                rows = slice(r0, r0 + _PCT_CHUNK_ROWS)
+                win = np.lib.stride_tricks.sliding_window_view(x2[rows, 1:], w, axis=1)
+                s = np.sort(win, axis=-1)
+                lo[rows, w:] += _interp_sorted(s, low_pct)
+                hi[rows, w:] += _interp_sorted(s, hi_pct)
     lo /= len(periods)
     hi /= len(periods)
     lo[:, 0] = x2[:, 0]
