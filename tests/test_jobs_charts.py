@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from _helpers import wait_for
 from pytaaa.analysis import analyze
 from pytaaa.config import load_config
 from pytaaa.jobs.chart_inputs import ChartJobInputs, build_chart_inputs, handoff_payload
@@ -99,14 +100,6 @@ def wait_finished(site: Path, kind: str = "charts", timeout: float = 180.0,
     raise AssertionError(f"job did not finish: {read_status(site, kind)}")
 
 
-def wait_for(pred, timeout: float = 60.0, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def _cmd(p: psutil.Process) -> str:

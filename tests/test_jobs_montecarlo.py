@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from _helpers import wait_for
 from pytaaa.config import load_config
 from pytaaa.jobs.lock import JobLock, lock_is_free
 from pytaaa.jobs.montecarlo import (
@@ -66,14 +67,6 @@ def make_config(base: Path, folder: Path, *, drop: tuple[str, ...] = (), **valua
     return path
 
 
-def wait_for(pred, timeout: float = 90.0, step: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 def wait_finished(site: Path, job_id: str | None = None, timeout: float = 90.0) -> dict:

@@ -20,6 +20,7 @@ import numpy as np
 import psutil
 import pytest
 
+from _helpers import wait_for
 from pytaaa.jobs.handoff import HandoffError, cleanup_spool, open_handoff, write_handoff
 from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
 from pytaaa.jobs.lock import JobLock, Owner, lock_is_free, owner_alive, take_over, write_owner
@@ -70,14 +71,6 @@ def start_sleeper(webpage: Path, job_id: str, mode: str = "detached") -> subproc
     return proc
 
 
-def wait_for(pred, timeout: float = 20.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture

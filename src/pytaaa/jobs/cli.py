@@ -27,14 +27,9 @@ _ACTIVE_STATES = {JobStatus.QUEUED.value, JobStatus.RUNNING.value}
 
 def _load_config(json_path: str) -> Any:
     """Load a config; a bad one prints its problems and exits with status 2."""
-    from pytaaa.config import ConfigError, load_config
+    from pytaaa.cli import load_config_or_exit
 
-    try:
-        return load_config(json_path)
-    except ConfigError as err:
-        for line in str(err).splitlines():
-            click.echo(f"error: {line}", err=True)
-        sys.exit(2)
+    return load_config_or_exit(json_path)
 
 
 @click.command()

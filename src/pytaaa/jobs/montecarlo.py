@@ -35,6 +35,7 @@ from pytaaa.jobs.runtime import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     JobSession,
+    JobStart,
     StopFlag,
     install_sigterm,
     launch,
@@ -62,37 +63,15 @@ ASYNC_TITLE = "PyTAAA Background Monte Carlo Backtest"
 
 
 @dataclass(frozen=True)
-class MonteCarloStart:
-    """What :func:`start_montecarlo` did.
+class MonteCarloStart(JobStart):
+    """What :func:`start_montecarlo` did (see :class:`~pytaaa.jobs.runtime.JobStart`);
+    ``"skipped"`` means the results are fresh."""
 
-    ``mode``: ``"async"`` (a job was started: ``pid``, ``job_id``, ``log``),
-    ``"sync"`` (run here: ``done``/``failed`` trials and ``exit_code``),
-    ``"skipped"`` (results fresh: ``reason``) or ``"failed"`` (the job could
-    not be started or its log not opened: ``reason``).
-    """
-
-    mode: str
-    job_id: str | None = None
-    pid: int | None = None
-    log: Path | None = None
     trials: int = 0
     done: int = 0
-    failed: int = 0
-    exit_code: int | None = None
-    reason: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.mode in ("async", "skipped") or (self.mode == "sync" and self.exit_code == 0)
-
-    def describe(self) -> str:
-        """One line for the daily run's summary."""
-        if self.mode == "async":
-            return f"background job {self.job_id} started (pid {self.pid}); log: {self.log}"
-        if self.mode == "sync":
-            text = f"{self.done - self.failed} of {self.trials} trials done, {self.failed} failed"
-            return text + (f" ({self.reason})" if self.reason else "")
-        return f"{self.mode}: {self.reason}"
+    def sync_text(self) -> str:
+        return f"{self.done - self.failed} of {self.trials} trials done, {self.failed} failed"
 
 
 def png_age_hours(config: Any, now: dt.datetime | None = None) -> float | None:

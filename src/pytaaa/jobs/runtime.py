@@ -87,6 +87,42 @@ class LaunchResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class JobStart:
+    """What starting a job did; each job kind extends it with its own counts.
+
+    ``mode``: ``"async"`` (a job was started: ``pid``, ``job_id``, ``log``),
+    ``"sync"`` (run in this process: counts and ``exit_code``), ``"skipped"``
+    (nothing to do: ``reason``) or ``"failed"`` (it could not be started or
+    could not run: ``reason``).
+    """
+
+    mode: str
+    job_id: str | None = None
+    pid: int | None = None
+    log: Path | None = None
+    failed: int = 0
+    exit_code: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.mode in ("async", "skipped") or (self.mode == "sync" and self.exit_code == 0)
+
+    def sync_text(self) -> str:
+        """The counts of a sync run, for :meth:`describe`."""
+        return f"{self.failed} failed"
+
+    def describe(self) -> str:
+        """One line for the daily run's summary."""
+        if self.mode == "async":
+            return f"background job {self.job_id} started (pid {self.pid}); log: {self.log}"
+        if self.mode == "sync":
+            text = self.sync_text()
+            return text + (f" ({self.reason})" if self.reason else "")
+        return f"{self.mode}: {self.reason}"
+
+
 def child_env() -> dict[str, str]:
     """The environment of a job: the caller's, minus secrets, plus one-thread BLAS."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}

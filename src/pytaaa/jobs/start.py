@@ -34,7 +34,7 @@ from pytaaa.jobs.charts import (
 from pytaaa.jobs.handoff import write_handoff
 from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
 from pytaaa.jobs.paths import JobPaths
-from pytaaa.jobs.runtime import EXIT_FAILED, JobSession, StopFlag, launch, new_job_id
+from pytaaa.jobs.runtime import EXIT_FAILED, JobSession, JobStart, StopFlag, launch, new_job_id
 from pytaaa.jobs.status import JobStatus
 
 __all__ = ["ChartsStart", "start_charts", "in_generation_window"]
@@ -43,37 +43,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ChartsStart:
-    """What :func:`start_charts` did.
+class ChartsStart(JobStart):
+    """What :func:`start_charts` did (see :class:`~pytaaa.jobs.runtime.JobStart`);
+    ``"skipped"`` means outside the generation window or nothing to chart."""
 
-    ``mode``: ``"async"`` (a job was started: ``pid``, ``job_id``, ``log``),
-    ``"sync"`` (drawn here: counts and ``exit_code``), ``"skipped"`` (outside
-    the generation window: ``reason``) or ``"failed"`` (the job could not be
-    started or could not run: ``reason``).
-    """
-
-    mode: str
-    job_id: str | None = None
-    pid: int | None = None
-    log: Path | None = None
     created: int = 0
     skipped: int = 0
-    failed: int = 0
-    exit_code: int | None = None
-    reason: str | None = None
 
-    @property
-    def ok(self) -> bool:
-        return self.mode in ("async", "skipped") or (self.mode == "sync" and self.exit_code == 0)
-
-    def describe(self) -> str:
-        """One line for the daily run's summary."""
-        if self.mode == "async":
-            return f"background job {self.job_id} started (pid {self.pid}); log: {self.log}"
-        if self.mode == "sync":
-            text = f"{self.created} drawn, {self.skipped} fresh, {self.failed} failed"
-            return text + (f" ({self.reason})" if self.reason else "")
-        return f"{self.mode}: {self.reason}"
+    def sync_text(self) -> str:
+        return f"{self.created} drawn, {self.skipped} fresh, {self.failed} failed"
 
 
 def in_generation_window(hours: list[int] | None, now: dt.datetime) -> bool:
