@@ -193,3 +193,17 @@ def test_page_of_a_real_run_in_chromium(tmp_path: Path) -> None:
         page.screenshot(path=str(ARTIFACTS / "real_run_main_page.png"), full_page=True)
         browser.close()
     assert wait_for_jobs(cfg.webpage, timeout=60)
+
+
+def test_missing_store_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    path = workspace(tmp_path)
+    root = path.parent
+    for f in (root / "data").glob("*.hdf5"):
+        f.unlink()
+    shutil.rmtree(root / "web")
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    res = _cli("run", "--json", str(path), cwd=tmp_path, timeout=120)
+    assert res.returncode == 2
+    assert "Naz100_Symbols_.hdf5" in res.stderr and "pytaaa data synth" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before

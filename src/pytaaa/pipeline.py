@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import analyze
+from .cleaning import CleaningError
 from .config import Config
 from .model import Analysis, Quotes
 from .outputs import write_outputs
@@ -160,18 +161,19 @@ def daily_run(
     now = now or dt.datetime.now()
     v = cfg.valuation
     result = RunResult(config=cfg)
+    with _stage(result, "analysis"):
+        try:
+            analysis = analyze(cfg, quotes)
+        except (store.StoreError, CleaningError) as exc:
+            raise RunError(f"{cfg.symbols_file}: {exc}" if isinstance(exc, CleaningError)
+                           else str(exc), 2) from None
+    result.analysis = analysis
     for folder in (cfg.performance_store, cfg.webpage):
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunError(f"cannot create output folder {folder}: {exc.strerror}", 1) from None
 
-    with _stage(result, "analysis"):
-        try:
-            analysis = analyze(cfg, quotes)
-        except store.StoreError as exc:
-            raise RunError(str(exc), 2) from None
-    result.analysis = analysis
     companies = _optional(result, "company names",
                           lambda: store.read_company_names(cfg.symbols_file)) or {}
     changes = _optional(result, "index changes",
