@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .backtest import horizon_stats
+from .model import HORIZONS
 
 __all__ = [
     "MC_HORIZONS",
@@ -34,18 +35,7 @@ __all__ = [
 ]
 
 #: Horizon label -> years (None = the whole history).
-MC_HORIZONS: dict[str, float | None] = {
-    "whole": None,
-    "15y": 15,
-    "10y": 10,
-    "5y": 5,
-    "3y": 3,
-    "2y": 2,
-    "1y": 1,
-    "6m": 0.5,
-    "3m": 0.25,
-    "1m": 1 / 12,
-}
+MC_HORIZONS: dict[str, float | None] = {**HORIZONS, "6m": 0.5, "3m": 0.25, "1m": 1 / 12}
 #: How the tables label the horizons.
 HORIZON_LABELS: dict[str, str] = {
     "whole": "Life", "15y": "15 Yr", "10y": "10 Yr", "5y": "5 Yr", "3y": "3 Yr", "2y": "2 Yr",

@@ -112,29 +112,9 @@ class StatusWriter:
         self.min_interval = min_interval
         self._last_write = 0.0
         self._warned = False
-        started = now_iso()
-        self.data: dict[str, Any] = {
-            "kind": paths.kind,
-            "job_id": job_id,
-            "state": JobStatus.QUEUED.value,
-            "pid": os.getpid(),
-            "pgid": os.getpgid(0),
-            "detached": detached,
-            "started_at": started,
-            "updated_at": started,
-            "finished_at": None,
-            "total": 0,
-            "done": 0,
-            "created": 0,
-            "skipped": 0,
-            "failed": 0,
-            "errors": [],
-            "log": str(log_path) if log_path else None,
-            "workers": workers,
-            "message": None,
-            "exit_code": None,
-            "heartbeat_seconds": HEARTBEAT_SECONDS,
-        }
+        self.data = new_status(paths.kind, job_id=job_id, pid=os.getpid(),
+                               pgid=os.getpgid(0), detached=detached,
+                               log=str(log_path) if log_path else None, workers=workers)
 
     def _flush(self) -> None:
         self.data["updated_at"] = now_iso()
@@ -185,36 +165,40 @@ class StatusWriter:
         self.set_state(state, message)
 
 
+def new_status(kind: str, *, job_id: str, pid: int, pgid: int, detached: bool,
+               log: str | None, workers: int) -> dict[str, Any]:
+    """The status record of a job that has not started work yet (state ``queued``)."""
+    stamp = now_iso()
+    return {
+        "kind": kind,
+        "job_id": job_id,
+        "state": JobStatus.QUEUED.value,
+        "pid": pid,
+        "pgid": pgid,
+        "detached": detached,
+        "started_at": stamp,
+        "updated_at": stamp,
+        "finished_at": None,
+        "total": 0,
+        "done": 0,
+        "created": 0,
+        "skipped": 0,
+        "failed": 0,
+        "errors": [],
+        "log": log,
+        "workers": workers,
+        "message": None,
+        "exit_code": None,
+        "heartbeat_seconds": HEARTBEAT_SECONDS,
+    }
+
+
 def write_queued(paths: JobPaths, *, job_id: str, pid: int, log_path: Path, workers: int) -> None:
     """Record a just-spawned job as ``queued`` (only while no job of the kind holds the lock)."""
     if not lock_is_free(paths.lock):
         return
-    stamp = now_iso()
-    _write(
-        paths,
-        {
-            "kind": paths.kind,
-            "job_id": job_id,
-            "state": JobStatus.QUEUED.value,
-            "pid": pid,
-            "pgid": pid,
-            "detached": True,
-            "started_at": stamp,
-            "updated_at": stamp,
-            "finished_at": None,
-            "total": 0,
-            "done": 0,
-            "created": 0,
-            "skipped": 0,
-            "failed": 0,
-            "errors": [],
-            "log": str(log_path),
-            "workers": workers,
-            "message": None,
-            "exit_code": None,
-            "heartbeat_seconds": HEARTBEAT_SECONDS,
-        },
-    )
+    _write(paths, new_status(paths.kind, job_id=job_id, pid=pid, pgid=pid, detached=True,
+                             log=str(log_path), workers=workers))
 
 
 def finalize_status(paths: JobPaths, state: JobStatus, message: str) -> bool:
