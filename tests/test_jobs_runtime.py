@@ -509,6 +509,12 @@ def test_jobs_command_shows_states_and_fails_on_a_failed_job(site: Path) -> None
         job.wait()
 
 
+def slow_square(x: int) -> int:
+    """``square`` that takes long enough for the pool to notice a dead worker first."""
+    time.sleep(0.05)
+    return x * x
+
+
 def die_in_first_initializer(flag: str) -> None:
     """Pool initializer: the first worker ever started dies at once."""
     try:
@@ -524,7 +530,7 @@ def test_runner_survives_a_worker_dying_while_the_pool_starts(tmp_path: Path) ->
     flag = str(tmp_path / "first")
     outcomes: list[TaskOutcome] = []
     runner = TaskRunner(
-        lambda: make_process_pool(2, die_in_first_initializer, (flag,)), square,
+        lambda: make_process_pool(2, die_in_first_initializer, (flag,)), slow_square,
         max_outstanding=4, on_outcome=outcomes.append,
     )
     try:
