@@ -33,16 +33,16 @@ from typing import Any
 import psutil
 
 from pytaaa._io import atomic_write_text
-from pytaaa.analysis import analyze
+from pytaaa.charts.inputs import build_chart_inputs, handoff_payload
+from pytaaa.charts.start import start_charts
+from pytaaa.charts.symbol import SymbolChartRenderer, SymbolSeries
 from pytaaa.config import load_config
-from pytaaa.jobs.chart_inputs import build_chart_inputs, handoff_payload
+from pytaaa.data.synth import write_workspace
+from pytaaa.engine.analysis import analyze
 from pytaaa.jobs.handoff import write_handoff
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import launch
-from pytaaa.jobs.start import start_charts
 from pytaaa.jobs.status import read_status
-from pytaaa.symbol_charts import SymbolChartRenderer, SymbolSeries
-from pytaaa.synth import write_workspace
 
 NOW = dt.datetime(2026, 11, 20, 3, 0, 0)
 RESULTS = Path(__file__).resolve().parent / "results" / "charts.json"
@@ -179,7 +179,7 @@ def spawn(u: Universe, repeat: int) -> dict[str, Any]:
         h = write_handoff(paths.spool_dir, "charts", handoff_payload(spec), inputs.arrays())
         handoff.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        res = launch(paths, module="pytaaa.jobs.charts", log_name="plot_generation.log",
+        res = launch(paths, module="pytaaa.charts.job", log_name="plot_generation.log",
                      job_id=f"bench-{r}", workers=2, write_inputs=lambda spool: h,
                      args=["--max-workers", "2"])
         popen.append(time.perf_counter() - t0)

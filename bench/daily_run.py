@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from pytaaa.config import load_config
+from pytaaa.data.synth import write_workspace
 from pytaaa.pipeline import daily_run
-from pytaaa.synth import write_workspace
 
 TARGET_S = 5.0
 

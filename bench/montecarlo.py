@@ -39,14 +39,14 @@ from typing import Any
 import psutil
 
 from pytaaa._io import atomic_write_text
-from pytaaa.cleaning import clean
 from pytaaa.config import METHODS, load_config
-from pytaaa.jobs.montecarlo import start_montecarlo
+from pytaaa.data.store import read_store
+from pytaaa.data.synth import write_workspace
+from pytaaa.engine.cleaning import clean
 from pytaaa.jobs.status import read_status
-from pytaaa.mc_pool import run_trials, share_data
-from pytaaa.montecarlo import draw_trials, prepare
-from pytaaa.store import read_store
-from pytaaa.synth import write_workspace
+from pytaaa.montecarlo.pool import run_trials, share_data
+from pytaaa.montecarlo.start import start_montecarlo
+from pytaaa.montecarlo.trials import draw_trials, prepare
 
 RESULTS = Path(__file__).resolve().parent / "results" / "montecarlo.json"
 TARGETS = {

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pytaaa.data.synth import synthetic_quotes, write_workspace
 from pytaaa.model import Quotes
-from pytaaa.synth import synthetic_quotes, write_workspace
 
 SMALL = {"n_symbols": 20, "years": 8.0, "seed": 0}
 

@@ -11,7 +11,7 @@ import pytaaa
 def test_every_public_name_resolves():
     for name in pytaaa.__all__:
         assert getattr(pytaaa, name) is not None, name
-    assert pytaaa.analyze.__module__ == "pytaaa.analysis"
+    assert pytaaa.analyze.__module__ == "pytaaa.engine.analysis"
     assert pytaaa.JobStatus.SUCCEEDED.value == "succeeded"
 
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 import socket
@@ -17,9 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from pytaaa.config import load_config
+from pytaaa.data.synth import write_workspace
 from pytaaa.jobs.status import read_status
 from pytaaa.pipeline import daily_run, wait_for_jobs
-from pytaaa.synth import write_workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 DATA_FILES = ("performance/pyTAAAweb_backtestPortfolioValue.params",

@@ -1,5 +1,5 @@
 """``python -m pytaaa`` runs the command line."""
 
-from .cli import main
+from pytaaa.cli import main
 
 main()

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .analysis import analyze
-from .cleaning import CleaningError
-from .config import Config
-from .model import Analysis, Quotes
-from .outputs import write_outputs
+from pytaaa.config import Config
+from pytaaa.engine.analysis import analyze
+from pytaaa.engine.cleaning import CleaningError
+from pytaaa.engine.outputs import write_outputs
+from pytaaa.model import Analysis, Quotes
 
 __all__ = ["RunError", "RunResult", "daily_run", "run_demo"]
 
@@ -115,8 +115,8 @@ def _optional(result: RunResult, name: str, fn: Callable[[], Any]) -> Any:
 
 def _charts(result: RunResult, cfg: Config, analysis: Analysis, companies: dict[str, str],
             sync: bool | None, force: bool, now: dt.datetime) -> Any:
-    from .jobs.chart_inputs import build_chart_inputs
-    from .jobs.start import start_charts
+    from pytaaa.charts.inputs import build_chart_inputs
+    from pytaaa.charts.start import start_charts
 
     inputs = build_chart_inputs(cfg, analysis, companies)
     outcome = start_charts(cfg, inputs, sync=sync, force=force, now=now)
@@ -127,7 +127,7 @@ def _charts(result: RunResult, cfg: Config, analysis: Analysis, companies: dict[
 
 def _montecarlo(result: RunResult, cfg: Config, sync: bool | None, force: bool,
                 now: dt.datetime) -> Any:
-    from .jobs.montecarlo import start_montecarlo
+    from pytaaa.montecarlo.start import start_montecarlo
 
     outcome = start_montecarlo(cfg, sync=sync, force=force, now=now)
     if getattr(outcome, "mode", "") == "failed":
@@ -156,7 +156,10 @@ def daily_run(
     output folders cannot be written (exit 1); every other problem is logged,
     recorded in ``problems`` and the run goes on.
     """
-    from . import ledger, market, notify, store, trades, web
+    from pytaaa.account import ledger, market, trades
+    from pytaaa.data import store
+    from pytaaa.site import notify
+    from pytaaa.site import pages as web
 
     now = now or dt.datetime.now()
     v = cfg.valuation
@@ -260,8 +263,8 @@ def run_demo(folder: Path, *, n_symbols: int = 100, years: float = 35.0, method:
              wait: bool = True) -> RunResult:
     """Create (or reuse) a synthetic workspace in ``folder`` and run the daily run with
     both background jobs async; with ``wait`` watch them until they finish."""
-    from .config import load_config
-    from .synth import write_workspace
+    from pytaaa.config import load_config
+    from pytaaa.data.synth import write_workspace
 
     cfg_path = folder / "pytaaa.json"
     if not cfg_path.exists():
@@ -284,7 +287,7 @@ def wait_for_jobs(webpage: Path, *, poll: float = 1.0, timeout: float = 3600.0,
                   kinds: tuple[str, ...] = ("charts", "montecarlo")) -> bool:
     """Wait until no job of ``kinds`` in ``webpage`` is queued or running, logging
     progress every few seconds; True when every job that ran succeeded."""
-    from .jobs.status import read_status
+    from pytaaa.jobs.status import read_status
 
     t0 = time.monotonic()
     last_line = ""

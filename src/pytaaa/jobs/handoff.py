@@ -33,7 +33,6 @@ from typing import IO, Any
 
 import numpy as np
 
-
 __all__ = [
     "HandoffError",
     "Handoff",

@@ -1,0 +1,176 @@
+"""Starting the charts job from the daily run or the CLI.
+
+:func:`start_charts` applies the config: the optional generation window
+``plot_generation_hours`` (checked against an injectable ``now``), the mode
+``async_plot_generation`` (or an explicit ``sync``), ``plot_generation_workers``
+and ``job_cancel_grace_seconds``.  Async: it hands the inputs to a detached
+job and returns at once with the job's pid.  Sync: it runs the same job code
+in this process (a progress bar when stderr is a terminal) and returns the
+counts.  Nothing here raises for a runtime problem: the result says what
+happened, and the daily run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pytaaa.charts.inputs import ChartJobInputs, ChartJobSpec, handoff_payload
+from pytaaa.charts.job import (
+    KIND,
+    LOG_NAME,
+    JobSetupError,
+    header,
+    prepare_output,
+    run_charts_job,
+)
+from pytaaa.charts.worker import write_work_arrays
+from pytaaa.jobs.handoff import write_handoff
+from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
+from pytaaa.jobs.paths import JobPaths
+from pytaaa.jobs.runtime import (
+    EXIT_FAILED,
+    JobSession,
+    JobStart,
+    StopFlag,
+    launch,
+    new_job_id,
+)
+from pytaaa.jobs.status import JobStatus
+
+__all__ = ["ChartsStart", "start_charts", "in_generation_window"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChartsStart(JobStart):
+    """What :func:`start_charts` did (see :class:`~pytaaa.jobs.runtime.JobStart`);
+    ``"skipped"`` means outside the generation window or nothing to chart."""
+
+    created: int = 0
+    skipped: int = 0
+
+    def sync_text(self) -> str:
+        return f"{self.created} drawn, {self.skipped} fresh, {self.failed} failed"
+
+
+def in_generation_window(hours: list[int] | None, now: dt.datetime) -> bool:
+    """True when ``hours`` is None (any hour) or contains ``now.hour`` (local time)."""
+    return hours is None or now.hour in hours
+
+
+@contextmanager
+def _terminal_progress(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled or total <= 0:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), transient=True,
+    ) as bar:
+        task = bar.add_task("charts", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _run_sync(
+    spec: ChartJobSpec, inputs: ChartJobInputs, workers: int, grace: float, show_progress: bool
+) -> ChartsStart:
+    job_id = new_job_id()
+    title = "PyTAAA Plot Generation (in-process)"
+    try:
+        prepare_output(spec)
+        log_path = spec.output_dir / LOG_NAME
+        rotate_log(log_path)
+        stream = open_log_for_append(log_path)
+    except (JobSetupError, OSError) as exc:
+        log.error("charts not drawn: %s", exc)
+        return ChartsStart("failed", job_id, reason=str(exc), exit_code=EXIT_FAILED)
+    joblog = JobLog(stream)
+    try:
+        header(joblog, title, job_id, workers)
+        session = JobSession(
+            JobPaths(spec.output_dir, KIND), job_id=job_id, workers=workers, log=joblog,
+            log_path=log_path, detached=False, grace=grace, stop=StopFlag(),
+        )
+        try:
+            write_work_arrays(session.work_dir(), inputs.arrays())
+        except OSError as exc:
+            session.fail_without_lock(f"cannot write worker data: {exc}", EXIT_FAILED)
+            return ChartsStart("failed", job_id, reason=f"cannot write worker data: {exc}",
+                               exit_code=EXIT_FAILED)
+        joblog.line(f"Data: {len(spec.symbols)} symbols, {spec.n_days} days")
+        with _terminal_progress(2 * len(spec.symbols), show_progress) as progress:
+            r = run_charts_job(session, spec, workers=workers, title=title, progress=progress)
+    finally:
+        joblog.close()
+    reason = None if r.state is JobStatus.SUCCEEDED else r.message
+    return ChartsStart("sync", job_id, log=log_path, created=r.created, skipped=r.skipped,
+                       failed=r.failed, exit_code=r.exit_code, reason=reason)
+
+
+def start_charts(
+    config: Any,
+    inputs: ChartJobInputs,
+    *,
+    sync: bool | None = None,
+    workers: int | None = None,
+    force: bool = False,
+    now: dt.datetime | None = None,
+    ignore_window: bool = False,
+) -> ChartsStart:
+    """Draw the per-symbol charts of ``inputs``, detached or here, as configured.
+
+    Reads ``config.valuation``: ``plot_generation_hours`` (outside it nothing
+    is drawn unless ``ignore_window``), ``async_plot_generation`` (unless
+    ``sync`` is given), ``plot_generation_workers`` (unless ``workers``),
+    ``job_cancel_grace_seconds``.  ``force`` redraws fresh charts; ``now``
+    (default: the clock) decides the window and is printed on the charts.
+    Returns a :class:`ChartsStart`; never raises for a runtime problem (it is
+    logged and returned as mode ``failed``), ``ValueError`` for ``workers < 1``.
+    """
+    v = config.valuation
+    now = now or dt.datetime.now()
+    if not inputs.symbols:
+        return ChartsStart("skipped", reason="no symbols to chart")
+    hours = v.plot_generation_hours
+    if not ignore_window and not in_generation_window(hours, now):
+        reason = (f"outside plot_generation_hours (hour {now.hour} not in "
+                  f"{sorted(hours or [])}); charts not drawn")
+        log.info("charts: %s", reason)
+        return ChartsStart("skipped", reason=reason)
+    n_workers = int(workers if workers is not None else v.plot_generation_workers)
+    if n_workers < 1:
+        raise ValueError(f"workers must be at least 1, got {n_workers}")
+    grace = float(v.job_cancel_grace_seconds)
+    run_sync = (not v.async_plot_generation) if sync is None else sync
+    spec = inputs.with_options(force=force or inputs.force).spec(now)
+    if run_sync:
+        return _run_sync(spec, inputs, n_workers, grace, sys.stderr.isatty())
+    job_id = new_job_id()
+    res = launch(
+        JobPaths(spec.output_dir, KIND),
+        module="pytaaa.jobs.charts",
+        log_name=LOG_NAME,
+        job_id=job_id,
+        workers=n_workers,
+        write_inputs=lambda spool: write_handoff(
+            spool, KIND, handoff_payload(spec), inputs.arrays()
+        ),
+        args=["--max-workers", str(n_workers), "--grace", repr(grace)],
+    )
+    if not res.ok:
+        return ChartsStart("failed", job_id, reason=res.error)
+    return ChartsStart("async", job_id, pid=res.pid, log=res.log)

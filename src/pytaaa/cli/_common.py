@@ -1,0 +1,48 @@
+"""Helpers every command module shares: logging set-up and config loading."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from pytaaa.config import Config
+
+__all__ = ["load_config_or_exit", "setup_logging"]
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        msg = super().format(record)
+        if record.levelno >= logging.WARNING:
+            msg = f"{record.levelname.lower()}: {msg}"
+        return msg
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log ``[HH:MM:SS] message`` lines to stderr (INFO, or DEBUG when verbose)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter("[%(asctime)s] %(message)s", datefmt="%H:%M:%S"))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for noisy in ("matplotlib", "PIL", "numexpr", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load_config_or_exit(path: str | Path) -> Config:
+    """Load a config for a command; a bad config exits with status 2 and its problems."""
+    from pytaaa.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        for line in str(err).splitlines():
+            click.echo(f"error: {line}", err=True)
+        sys.exit(2)

@@ -1,0 +1,135 @@
+"""``pytaaa data``: create a synthetic workspace, import CSV quotes, download quotes.
+
+User mistakes (a bad config, a bad CSV, an existing workspace) end with one
+clear line and a non-zero exit status: 2 for a config or usage problem, 1 for
+the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+import numpy as np
+
+from pytaaa.config import METHODS, ConfigError, load_config
+from pytaaa.data.store import (
+    StoreError,
+    import_csv,
+    read_store,
+    store_location,
+    update_from_yfinance,
+)
+from pytaaa.data.synth import write_workspace
+from pytaaa.model import Quotes
+
+__all__ = ["data"]
+
+
+class _ConfigProblem(click.ClickException):
+    """A config error: exit status 2, like the rest of the CLI."""
+
+    exit_code = 2
+
+
+def _symbols_file(config_path: Path | None, symbols_file: Path | None) -> Path:
+    """The symbols file from ``--json`` or ``--symbols-file`` (exactly one of them)."""
+    if (config_path is None) == (symbols_file is None):
+        raise click.UsageError("give exactly one of --json CONFIG or --symbols-file FILE")
+    if symbols_file is not None:
+        return symbols_file
+    try:
+        return load_config(config_path).valuation.symbols_file  # type: ignore[arg-type]
+    except ConfigError as exc:
+        raise _ConfigProblem(str(exc)) from None
+
+
+def _summary(quotes: Quotes, symbols_file: Path) -> str:
+    path, key = store_location(symbols_file)
+    have = np.isfinite(quotes.close).any(axis=1).sum()
+    return (
+        f"store {path} (key {key}): {len(quotes.symbols)} symbols ({have} with quotes) x "
+        f"{len(quotes.dates)} days, {quotes.dates[0]} .. {quotes.dates[-1]}"
+    )
+
+
+@click.group(name="data")
+def data() -> None:
+    """Quote store tools: synthetic demo workspace, CSV import, quote download."""
+
+
+@data.command(name="synth")
+@click.option(
+    "--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("pytaaa-demo"), show_default=True, help="workspace folder to create",
+)
+@click.option("--symbols", "n_symbols", type=click.IntRange(1, 600), default=100, show_default=True)
+@click.option("--years", type=click.FloatRange(1.0, 100.0), default=35.0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--method", type=click.Choice(METHODS), default="HMAs", show_default=True)
+@click.option("--force", is_flag=True, help="overwrite an existing workspace in --dir")
+def synth_command(
+    folder: Path, n_symbols: int, years: float, seed: int, method: str, force: bool
+) -> None:
+    """Write a deterministic synthetic workspace (store, side files, holdings, config)."""
+    config_path = folder / "pytaaa.json"
+    if config_path.exists() and not force:
+        raise click.ClickException(
+            f"{folder} already holds a workspace ({config_path}); use --force to overwrite it"
+        )
+    try:
+        written = write_workspace(
+            folder, n_symbols=n_symbols, years=years, seed=seed, method=method
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write the workspace in {folder}: {exc.strerror or exc}"
+        ) from None
+    config = load_config(written)
+    click.echo(f"Wrote a synthetic workspace in {folder.resolve()}")
+    click.echo(_summary(read_store(config.valuation.symbols_file), config.valuation.symbols_file))
+    click.echo(f"config: {written.resolve()}")
+    click.echo(f"next:   pytaaa run --json {written.resolve()}")
+
+
+@data.command(name="import-csv")
+@click.option("--json", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="config whose symbols_file names the store")
+@click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="symbols file next to the store (instead of --json)")
+@click.option("--replace", is_flag=True, help="replace the store instead of merging into it")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def import_csv_command(
+    config_path: Path | None, symbols_file: Path | None, replace: bool, files: tuple[Path, ...]
+) -> None:
+    """Import adjusted closes from CSV FILES (one per ticker, or one wide file)."""
+    target = _symbols_file(config_path, symbols_file)
+    try:
+        quotes = import_csv(list(files), target, merge=not replace)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the store next to {target}: {exc.strerror}") from None
+    click.echo(f"Imported {len(files)} file(s); {_summary(quotes, target)}")
+
+
+@data.command(name="update")
+@click.option("--json", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="config whose symbols_file names the store")
+@click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="symbols file next to the store (instead of --json)")
+@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="first date to download (default: shortly before the store's last date)")
+def update_command(
+    config_path: Path | None, symbols_file: Path | None, start: dt.datetime | None
+) -> None:
+    """Download new quotes with yfinance (pytaaa[download]) and merge them into the store."""
+    target = _symbols_file(config_path, symbols_file)
+    try:
+        quotes = update_from_yfinance(target, start=start.date() if start else None)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the store next to {target}: {exc.strerror}") from None
+    click.echo(f"Updated; {_summary(quotes, target)}")

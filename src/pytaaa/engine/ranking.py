@@ -1,0 +1,121 @@
+"""Ranking and portfolio weights (``pipeline.md`` section 6).
+
+Reads the despiked prices and the held signal; sets the rolling Sharpe score,
+the target weights of every day (top K eligible symbols, Sharpe-proportional,
+clipped and renormalized; CASH holds the rest), the ranks and today's picks.
+Everything on day t uses data up to day t only.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from pytaaa.engine.indicators import move
+from pytaaa.model import Pick, Prices
+
+__all__ = ["rolling_sharpe", "target_weights", "ranks", "todays_picks"]
+
+TRADING_DAYS = 252
+SP500_CASH_YEARS = (np.datetime64("2000-01-01"), np.datetime64("2003-01-01"))
+
+
+def rolling_sharpe(prices: Prices, long_period: int) -> np.ndarray:
+    """Annualized Sharpe of the last ``L + 1`` daily returns of D, ``(N, T)``.
+
+    A return counts only inside the symbol's tradable span.  The score is 0
+    before day L, for CASH, for a zero std, and with fewer than L/2 valid returns.
+    """
+    d = prices.despiked
+    n, t = d.shape
+    L = int(long_period)
+    ret = np.full((n, t), np.nan)
+    if t > 1:
+        ret[:, 1:] = d[:, 1:] / d[:, :-1] - 1.0
+    tradable = prices.tradable()
+    valid = np.zeros((n, t), dtype=bool)
+    valid[:, 1:] = tradable[:, 1:] & tradable[:, :-1]
+    ret[~valid] = np.nan
+    w = L + 1
+    min_count = max(2, math.ceil(L / 2))
+    mean = move("mean", ret, w, min_count, axis=1)
+    std = move("std", ret, w, min_count, axis=1, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = mean / std * math.sqrt(TRADING_DAYS)
+    score[~np.isfinite(score)] = 0.0
+    score[std <= 1e-12] = 0.0
+    score[:, : min(L, t)] = 0.0
+    score[prices.symbols.index("CASH")] = 0.0
+    return score
+
+
+def target_weights(score: np.ndarray, held: np.ndarray, prices: Prices, v: Any) -> np.ndarray:
+    """Target weights for every day, ``(N, T)``; each column sums to 1.
+
+    Eligible rows have ``held == 1`` and are tradable that day.  The top
+    ``numberStocksTraded`` eligible rows by score are picked (ties: symbol
+    order); raw weights are proportional to score (equal when the scores do
+    not sum above 0), clipped to ``[min_weight_factor/n, min(max_weight_factor/n,
+    absolute_max_weight)]`` and renormalized.  No eligible row, or ``SP500`` in
+    2000-2002, means 100 % CASH.
+    """
+    n, t = score.shape
+    cash = prices.symbols.index("CASH")
+    k = int(v.numberStocksTraded)
+    eligible = (held == 1) & prices.tradable()
+    eligible[cash] = False
+    if v.stockList == "SP500":
+        lo, hi = SP500_CASH_YEARS
+        eligible[:, (prices.dates >= lo) & (prices.dates < hi)] = False
+    masked = np.where(eligible, score, -np.inf)
+    # stable sort on -score keeps symbol order among ties
+    order = np.argsort(-masked, axis=0, kind="stable")[:k]  # (k, T)
+    cols = np.arange(t)
+    chosen_ok = eligible[order, cols[None, :]]  # (k, T)
+    chosen_score = np.where(chosen_ok, score[order, cols[None, :]], 0.0)
+    n_picks = chosen_ok.sum(axis=0)
+    total = chosen_score.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = np.where(total > 0, chosen_score / total, 1.0 / np.maximum(n_picks, 1))
+        nn = np.maximum(n_picks, 1).astype(np.float64)
+        lower = float(v.min_weight_factor) / nn
+        upper = np.minimum(float(v.max_weight_factor) / nn, float(v.absolute_max_weight))
+        clipped = np.clip(raw, lower, np.maximum(upper, lower))
+        clipped = np.where(chosen_ok, clipped, 0.0)
+        s = clipped.sum(axis=0)
+        final = np.where(s > 0, clipped / np.where(s > 0, s, 1.0), 0.0)
+    weights = np.zeros((n, t))
+    weights[order, np.broadcast_to(cols, order.shape)] = final
+    weights[cash] = np.where(n_picks > 0, 0.0, 1.0)
+    return weights
+
+
+def ranks(score: np.ndarray, active: np.ndarray, col: int, cash: int) -> np.ndarray:
+    """``(N,)`` ranks on day ``col``: 1 = best score among active non-CASH symbols
+    (ties by symbol order); inactive symbols and CASH follow, in symbol order."""
+    s = np.where(active[:, col], score[:, col], -np.inf)
+    s[cash] = -np.inf
+    order = np.argsort(-s, kind="stable")
+    out = np.empty(len(s), dtype=np.int64)
+    out[order] = np.arange(1, len(s) + 1)
+    return out
+
+
+def todays_picks(weights: np.ndarray, score: np.ndarray, prices: Prices,
+                 rank_today: np.ndarray) -> tuple[Pick, ...]:
+    """The last day's non-zero weights as picks, best rank first, priced at today's P."""
+    col = weights.shape[1] - 1
+    picks = [
+        Pick(
+            symbol=prices.symbols[i],
+            weight=float(weights[i, col]),
+            price=float(prices.close[i, col]),
+            rank=int(rank_today[i]),
+            score=float(score[i, col]),
+        )
+        for i in np.flatnonzero(weights[:, col] > 0)
+    ]
+    picks.sort(key=lambda p: (p.symbol == "CASH", p.rank))
+    return tuple(picks)
