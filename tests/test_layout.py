@@ -24,6 +24,7 @@ LAYERS = [
     ("charts",),
     ("montecarlo",),
     ("account",),
+    ("models",),
     ("site",),
     ("pipeline",),
     ("cli", "__main__"),
