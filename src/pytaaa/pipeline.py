@@ -54,6 +54,7 @@ class RunResult:
     charts: Any = None
     montecarlo: Any = None
     email: Any = None
+    switching: Any = None
     problems: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     page: Path | None = None
@@ -77,6 +78,9 @@ class RunResult:
                               ("Email", self.email)):
             if outcome is not None:
                 lines.append(f"{name}: {_describe(outcome)}")
+        if self.switching is not None:
+            lines.append(self.switching.message())
+            lines += [f"note: {n}" for n in self.switching.notes]
         if self.page is not None:
             lines.append(f"Web page: {self.page}")
         total = sum(self.timings.values())
@@ -164,6 +168,7 @@ def daily_run(
     now = now or dt.datetime.now()
     v = cfg.valuation
     result = RunResult(config=cfg)
+    switching = _switching_settings(cfg)
     with _stage(result, "analysis"):
         try:
             analysis = analyze(cfg, quotes)
@@ -171,6 +176,9 @@ def daily_run(
             raise RunError(f"{cfg.symbols_file}: {exc}" if isinstance(exc, CleaningError)
                            else str(exc), 2) from None
     result.analysis = analysis
+    if switching is not None:
+        with _stage(result, "switching"):
+            result.switching = _switching(cfg, switching)
     for folder in (cfg.performance_store, cfg.webpage):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -195,11 +203,13 @@ def daily_run(
             holdings = _optional(result, "holdings", lambda: ledger.read_holdings(holdings_path))
         else:
             log.info("no holdings file %s: trades are not suggested", holdings_path)
+        sw = result.switching
+        picks = analysis.picks if sw is None or sw.picks is None else sw.picks
         if holdings is not None:
-            portfolio = trades.value_holdings(holdings, trades.prices_today(analysis),
-                                              date=analysis.last_date,
+            prices = {**trades.prices_today(analysis), **(sw.prices if sw is not None else {})}
+            portfolio = trades.value_holdings(holdings, prices, date=analysis.last_date,
                                               ranks=trades.ranks_today(analysis))
-            plan = trades.suggest_trades(portfolio, analysis.picks, fee=v.trade_fee,
+            plan = trades.suggest_trades(portfolio, picks, fee=v.trade_fee,
                                          min_buy=v.min_buy_dollars,
                                          min_adjust=v.min_adjust_dollars)
         status_path = cfg.performance_store / STATUS_FILE
@@ -219,6 +229,9 @@ def daily_run(
             _optional(result, "diagnostic", lambda: result.files.append(trades.append_diagnostic(
                 cfg.performance_store, when=now, holdings=holdings,
                 prices=trades.prices_today(analysis), picks=analysis.picks)))
+        if result.switching is not None:
+            result.files += result.switching.write_files(cfg)
+            result.problems += result.switching.problems
 
     if montecarlo:
         with _stage(result, "montecarlo"):
@@ -231,7 +244,7 @@ def daily_run(
         pages = _optional(result, "web site", lambda: web.write_site(
             cfg, analysis, portfolio=portfolio, plan=plan, status_history=shown,
             market=mstatus, companies=companies, index_changes=changes, now=now,
-            timings=result.timings))
+            timings=result.timings, switching=result.switching))
         if pages:
             result.files += pages
             result.page = cfg.webpage / "pyTAAAweb.html"
@@ -240,8 +253,10 @@ def daily_run(
         if send_email and portfolio is not None and plan is not None:
             def _send() -> Any:
                 subject, html, text = notify.render_email(
-                    cfg, portfolio=portfolio, plan=plan, picks=analysis.picks, market=mstatus,
-                    last_date=analysis.last_date, now=now)
+                    cfg, portfolio=portfolio, plan=plan, picks=picks, market=mstatus,
+                    last_date=analysis.last_date, now=now,
+                    switching_note=(result.switching.message()
+                                    if result.switching is not None else None))
                 return notify.notify_if_changed(
                     cfg, subject=subject, html=html, text=text, value=portfolio.total,
                     trades_signature=plan.signature(), last_status=history.last)
@@ -255,8 +270,62 @@ def daily_run(
         if holdings is not None and plan is not None:
             _optional(result, "month-end ledger", lambda: trades.update_ledger_month_end(
                 holdings_path, holdings, plan, enabled=v.ledger_auto_update, now=now))
+    _optional(result, "run summary", lambda: result.files.append(write_run_summary(result)))
     log.info("daily run done in %.2f s", sum(result.timings.values()))
     return result
+
+
+def _switching_settings(cfg: Config) -> Any:
+    """The switching settings of a config with a ``models`` section (None otherwise);
+    a bad section is a :class:`RunError` (2) before anything is read or written."""
+    from pytaaa.models.settings import (
+        SwitchingConfigError,
+        is_switching_config,
+        read_switching,
+    )
+
+    if not is_switching_config(cfg):
+        return None
+    try:
+        return read_switching(cfg)
+    except SwitchingConfigError as exc:
+        raise RunError(str(exc), 2) from None
+
+
+def _switching(cfg: Config, settings: Any) -> Any:
+    """The switching account's outcome; no model series at all is a :class:`RunError` (2)."""
+    from pytaaa.models.account import evaluate_switching
+    from pytaaa.models.series import NoModelsError
+
+    try:
+        return evaluate_switching(cfg, settings)
+    except NoModelsError as exc:
+        raise RunError(str(exc), 2) from None
+
+
+def write_run_summary(result: RunResult) -> Path:
+    """Write ``<webpage>/run_summary.json`` (atomically) and return its path: the
+    config, the data date, the stage times, today's picks, the problems and, for a
+    switching config, the recommendation and any mismatch (``model_switching``)."""
+    import json
+
+    from pytaaa._io import atomic_write_text
+
+    cfg = result.config
+    a = result.analysis
+    data: dict[str, Any] = {
+        "config": str(cfg.path),
+        "data_date": a.last_date.isoformat() if a is not None else None,
+        "timings": {k: round(float(s), 4) for k, s in result.timings.items()},
+        "picks": [{"symbol": p.symbol, "weight": p.weight, "price": p.price}
+                  for p in (a.picks if a is not None else ())],
+        "problems": list(result.problems),
+    }
+    if result.switching is not None:
+        data["model_switching"] = result.switching.summary()
+    path = cfg.webpage / "run_summary.json"
+    atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+    return path
 
 
 def run_demo(folder: Path, *, n_symbols: int = 100, years: float = 35.0, method: str = "HMAs",

@@ -100,11 +100,13 @@ def render_email(
     market: MarketStatus | None,
     last_date: dt.date,
     now: dt.datetime,
+    switching_note: str | None = None,
 ) -> tuple[str, str, str]:
     """The email of a run: ``(subject, html, text)``.
 
     Reads the valued holdings, the trade plan, today's picks, the market
     status and the run's time; the links use ``Email.web_url`` when set.
+    ``switching_note`` (a switching account) is the recommendation line.
     """
     n_trades = len(plan.trades) if plan is not None else 0
     stock_list = config.valuation.stockList
@@ -126,6 +128,7 @@ def render_email(
         "holdings_note": holdings_note(portfolio),
         "site_url": site_url,
         "charts_url": charts_url,
+        "switching_note": switching_note,
     }
     env = template_env()
     html = env.get_template("email.html.j2").render(**ctx)

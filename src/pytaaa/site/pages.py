@@ -29,6 +29,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +61,7 @@ from pytaaa.site.context import (
     symbol_rows,
     template_env,
 )
+from pytaaa.site.switching import switching_context
 
 __all__ = [
     "STATIC_FILES",
@@ -257,6 +259,7 @@ def write_site(
     timings: Mapping[str, float] | None = None,
     draw_charts: bool = True,
     symbols: Sequence[str] | None = None,
+    switching: Any = None,
 ) -> list[Path]:
     """Write the whole web site into ``config.webpage`` and return the files written.
 
@@ -269,6 +272,8 @@ def write_site(
     jobs' status files and image mtimes in ``webpage``.  ``draw_charts=False``
     skips the four site charts (they must then exist already).  ``symbols``
     are the symbols with chart pages (default :func:`chart_symbols`).
+    ``switching`` (a :class:`~pytaaa.models.account.SwitchingOutcome`, for a
+    switching config) adds the "Model switching" section.
 
     Creates ``webpage`` if needed.  Raises ``OSError`` when it cannot be
     written; a chart that fails to draw is logged, never raised.
@@ -306,6 +311,7 @@ def write_site(
         site_images=[image_ref(webpage, n, alt) for n, alt in SITE_CHARTS],
         mc_images=[image_ref(webpage, n, alt, "montecarlo") for n, alt in MC_CHARTS],
         index_changes=_index_changes(index_changes, companies),
+        sw=None if switching is None else switching_context(switching, webpage),
     )
     atomic_write_text(webpage / MAIN_PAGE, main_html)
     written.append(webpage / MAIN_PAGE)
