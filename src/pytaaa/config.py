@@ -80,8 +80,18 @@ class ConfigError(ValueError):
         super().__init__("\n".join(f"{self.path}: {p}" for p in self.problems))
 
 
+#: Largest period in trading days (10 years) and amount in dollars a config may give.
+MAX_DAYS = 2520
+MAX_DOLLARS = 1e12
+#: percentileChannels sorts every window: its periods and their number are kept small.
+MAX_CHANNEL_PERIOD = 252
+MAX_CHANNEL_PERIODS = 20
+#: JSON nesting deeper than this is refused (PyTAAA configs nest 2 levels).
+MAX_DEPTH = 32
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class Valuation(_Section):
@@ -96,55 +106,54 @@ class Valuation(_Section):
     uptrendSignalMethod: Literal["SMAs", "HMAs", "minmaxChannels", "percentileChannels"]
     numberStocksTraded: StrictInt = Field(ge=1, le=20)
     monthsToHold: StrictInt = Field(ge=1, le=12)
-    LongPeriod: StrictInt = Field(ge=2)
-    stddevThreshold: Number = Field(gt=0)
-    MA1: StrictInt | None = Field(default=None, ge=2)
-    MA2: StrictInt | None = Field(default=None, ge=1)
-    MA3: StrictInt | None = Field(default=None, ge=1)
-    sma2factor: Number | None = Field(default=None, gt=0)
+    LongPeriod: StrictInt = Field(ge=2, le=MAX_DAYS)
+    stddevThreshold: Number = Field(gt=0, le=1e6)
+    MA1: StrictInt | None = Field(default=None, ge=2, le=MAX_DAYS)
+    MA2: StrictInt | None = Field(default=None, ge=1, le=MAX_DAYS)
+    MA3: StrictInt | None = Field(default=None, ge=1, le=MAX_DAYS)
+    sma2factor: Number | None = Field(default=None, gt=0, le=100)
     lowPct: Number | None = Field(default=None, ge=0, le=100)
     hiPct: Number | None = Field(default=None, ge=0, le=100)
-    minperiod: StrictInt = Field(default=4, ge=1)
-    maxperiod: StrictInt = Field(default=12, ge=2)
-    incperiod: StrictInt = Field(default=3, ge=1)
-    narrowDays_min: Number | None = Field(default=None, ge=1)
-    narrowDays_max: Number | None = Field(default=None, ge=1)
-    mediumDays_min: Number | None = Field(default=None, ge=1)
-    mediumDays_max: Number | None = Field(default=None, ge=1)
-    wideDays_min: Number | None = Field(default=None, ge=1)
-    wideDays_max: Number | None = Field(default=None, ge=1)
-    numdaysinfit: StrictInt = Field(default=50, ge=2)
-    numdaysinfit2: StrictInt = Field(default=15, ge=2)
-    offset: StrictInt = Field(default=7, ge=0)
-    trade_cost: Number = Field(default=7.95, ge=0)
+    minperiod: StrictInt = Field(default=4, ge=1, le=MAX_CHANNEL_PERIOD)
+    maxperiod: StrictInt = Field(default=12, ge=2, le=MAX_CHANNEL_PERIOD)
+    incperiod: StrictInt = Field(default=3, ge=1, le=MAX_CHANNEL_PERIOD)
+    narrowDays_min: Number | None = Field(default=None, ge=1, le=MAX_DAYS)
+    narrowDays_max: Number | None = Field(default=None, ge=1, le=MAX_DAYS)
+    mediumDays_min: Number | None = Field(default=None, ge=1, le=MAX_DAYS)
+    mediumDays_max: Number | None = Field(default=None, ge=1, le=MAX_DAYS)
+    wideDays_min: Number | None = Field(default=None, ge=1, le=MAX_DAYS)
+    wideDays_max: Number | None = Field(default=None, ge=1, le=MAX_DAYS)
+    numdaysinfit: StrictInt = Field(default=50, ge=2, le=MAX_DAYS)
+    numdaysinfit2: StrictInt = Field(default=15, ge=2, le=MAX_DAYS)
+    offset: StrictInt = Field(default=7, ge=0, le=MAX_DAYS)
+    trade_cost: Number = Field(default=7.95, ge=0, le=MAX_DOLLARS)
     enable_rolling_filter: StrictBool = False
-    window_size: StrictInt = Field(default=50, ge=2)
-    max_weight_factor: Number = Field(default=3.0, gt=0)
-    min_weight_factor: Number = Field(default=0.3, ge=0)
+    window_size: StrictInt = Field(default=50, ge=2, le=MAX_DAYS)
+    max_weight_factor: Number = Field(default=3.0, gt=0, le=1000)
+    min_weight_factor: Number = Field(default=0.3, ge=0, le=1000)
     absolute_max_weight: Number = Field(default=0.9, gt=0, le=1)
     # per-symbol charts (seed 000)
     async_plot_generation: StrictBool = False
     plot_generation_workers: StrictInt = Field(default=2, ge=1, le=64)
-    plot_freshness_hours: Number = Field(default=20.0, ge=0)
-    plot_generation_hours: list[StrictInt] | None = None
+    plot_freshness_hours: Number = Field(default=20.0, ge=0, le=87600)
+    plot_generation_hours: list[StrictInt] | None = Field(default=None, max_length=24)
     recent_plot_start_date: dt.date | None = None
     # Monte Carlo (seed 001)
     async_montecarlo_backtest: StrictBool = True
     montecarlo_trials: StrictInt | None = Field(default=None, ge=1, le=1000)
-    montecarlo_seed: StrictInt = Field(default=0, ge=0)
+    montecarlo_seed: StrictInt = Field(default=0, ge=0, le=2**63 - 1)
     montecarlo_hold_months: list[StrictInt] = Field(
-        default_factory=lambda: [1, 1, 1, 2, 2, 3, 4, 6, 12]
+        default_factory=lambda: [1, 1, 1, 2, 2, 3, 4, 6, 12], max_length=120
     )
-    montecarlo_freshness_hours: Number = Field(default=20.0, ge=0)
+    montecarlo_freshness_hours: Number = Field(default=20.0, ge=0, le=87600)
     montecarlo_recent_start_date: dt.date = dt.date(2013, 1, 1)
     montecarlo_workers: StrictInt = Field(default=2, ge=1, le=64)
-    dask_scheduler: StrictStr | None = None  # Monte Carlo and searches on a Dask cluster
     # background jobs
-    job_cancel_grace_seconds: Number = Field(default=5.0, ge=0)
+    job_cancel_grace_seconds: Number = Field(default=5.0, ge=0, le=3600)
     # holdings and trades
-    trade_fee: Number = Field(default=4.95, ge=0)
-    min_buy_dollars: Number = Field(default=800.0, ge=0)
-    min_adjust_dollars: Number = Field(default=400.0, ge=0)
+    trade_fee: Number = Field(default=4.95, ge=0, le=MAX_DOLLARS)
+    min_buy_dollars: Number = Field(default=800.0, ge=0, le=MAX_DOLLARS)
+    min_adjust_dollars: Number = Field(default=400.0, ge=0, le=MAX_DOLLARS)
     ledger_auto_update: StrictBool = False
 
     @field_validator("recent_plot_start_date", "montecarlo_recent_start_date", mode="before")
@@ -166,6 +175,8 @@ class Valuation(_Section):
             return v
         if not isinstance(v, str) or not v.strip():
             raise ValueError("expected a non-empty path string")
+        if "\x00" in v:
+            raise ValueError("contains a NUL byte: expected a path")
         return Path(os.path.expanduser(v))
 
     @field_validator("plot_generation_hours")
@@ -204,6 +215,13 @@ class Valuation(_Section):
         if not self.minperiod < self.maxperiod:
             raise ValueError(
                 f"minperiod ({self.minperiod}) must be below maxperiod ({self.maxperiod})"
+            )
+        n = len(self.channel_periods)
+        if m == "percentileChannels" and n > MAX_CHANNEL_PERIODS:
+            raise ValueError(
+                f"minperiod {self.minperiod}, maxperiod {self.maxperiod}, incperiod "
+                f"{self.incperiod} give {n} channel periods: expected at most "
+                f"{MAX_CHANNEL_PERIODS} (raise incperiod)"
             )
         return self
 
@@ -336,6 +354,45 @@ def _problems(section: str, err: ValidationError, data: dict[str, Any]) -> list[
     return out
 
 
+def _decode_config(path: Path, data: bytes) -> str:
+    """The text of a config file: UTF-8 (a BOM is allowed); raises :class:`ConfigError`
+    naming the encoding problem otherwise."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ConfigError(path, ["the file is UTF-16 text: expected UTF-8 (save it as UTF-8)"])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [
+            f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8: expected UTF-8 "
+            "text (save the file as UTF-8)"]) from None
+
+
+def _structure_problems(data: dict[str, Any]) -> list[str]:
+    """Problems of the parsed JSON as a whole, each naming its key path: nesting deeper
+    than :data:`MAX_DEPTH`, a NUL byte in a string or key, a number that is not finite
+    (``NaN``, ``Infinity``).  Walks without recursion, so any depth is safe."""
+    problems: list[str] = []
+    stack: list[tuple[str, Any, int]] = [(str(k), v, 1) for k, v in reversed(data.items())]
+    while stack and len(problems) < 10:
+        where, value, depth = stack.pop()
+        if "\x00" in where:
+            problems.append(f"{where!r}: a key contains a NUL byte: expected text")
+        if depth > MAX_DEPTH:
+            problems.append(f"{where}: nested deeper than {MAX_DEPTH} levels: expected a "
+                            "flat PyTAAA config")
+            continue
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}", v, depth + 1) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v, depth + 1)
+                         for i, v in reversed(list(enumerate(value))))
+        elif isinstance(value, str) and "\x00" in value:
+            problems.append(f"{where}: {json.dumps(value)} contains a NUL byte: expected text")
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where}: {json.dumps(value)} is invalid: expected a finite number")
+    return problems
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a PyTAAA JSON config file.
 
@@ -343,24 +400,32 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     Returns a frozen :class:`Config`.  Raises :class:`ConfigError` (with one
     line per problem) for a missing or unreadable file, malformed JSON, a
     missing section or key, a value of the wrong type (``"false"`` is not a
-    boolean) or an unknown signal method.  Logs one warning listing unknown keys.
+    boolean) or out of its bounds, an unknown signal method, a file that is not
+    UTF-8, JSON nested deeper than :data:`MAX_DEPTH`, ``NaN``/``Infinity`` or a
+    NUL byte anywhere.  Logs one warning listing unknown keys.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw_bytes = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, ["config file not found"]) from None
     except OSError as exc:
         raise ConfigError(path, [f"cannot read config file: {exc.strerror}"]) from None
+    text = _decode_config(path, raw_bytes)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             path, [f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]
         ) from None
+    except RecursionError:
+        raise ConfigError(path, [f"JSON nested too deeply: expected at most {MAX_DEPTH} "
+                                 "levels"]) from None
     if not isinstance(data, dict):
         raise ConfigError(path, ["expected a JSON object with a 'Valuation' section"])
-    problems: list[str] = []
+    problems: list[str] = _structure_problems(data)
+    if problems:
+        raise ConfigError(path, problems)
     val_data = data.get("Valuation")
     if val_data is None:
         raise ConfigError(path, ["Valuation: missing required section"])
@@ -390,8 +455,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     unknown = valuation.unknown_keys()
     if unknown:
         log.warning("%s: unknown keys in Valuation ignored: %s", path, ", ".join(unknown))
-    for name in ("lowPct", "hiPct", "stddevThreshold"):
-        value = getattr(valuation, name)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(path, [f"Valuation.{name}: {value} is invalid: expected a finite number"])
     return Config(path=path.resolve(), valuation=valuation, email=email, raw=data)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytaaa._io import remove_stale_temporaries
 from pytaaa.config import Config
 from pytaaa.engine.analysis import analyze
 from pytaaa.engine.cleaning import CleaningError
@@ -117,6 +118,21 @@ def _optional(result: RunResult, name: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
+def _ensure_folder(folder: Path) -> None:
+    """Create the output folder ``folder``; raise :class:`RunError` (exit 1) naming it and
+    what was expected when it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if folder.is_symlink() and not folder.exists():
+            why = "expected a folder, found a symlink that loops or leads nowhere"
+        elif folder.exists() and not folder.is_dir():
+            why = "expected a folder, found a file"
+        else:
+            why = exc.strerror or str(exc)
+        raise RunError(f"cannot create output folder {folder}: {why}", 1) from None
+
+
 def _charts(result: RunResult, cfg: Config, analysis: Analysis, companies: dict[str, str],
             sync: bool | None, force: bool, now: dt.datetime) -> Any:
     from pytaaa.charts.inputs import build_chart_inputs
@@ -124,8 +140,8 @@ def _charts(result: RunResult, cfg: Config, analysis: Analysis, companies: dict[
 
     inputs = build_chart_inputs(cfg, analysis, companies)
     outcome = start_charts(cfg, inputs, sync=sync, force=force, now=now)
-    if getattr(outcome, "mode", "") == "failed":
-        result.problems.append(f"charts: {getattr(outcome, 'reason', 'failed')}")
+    if not outcome.ok:  # could not start, or drawn here with failed charts
+        result.problems.append(f"charts: {outcome.reason or outcome.describe()}")
     return outcome
 
 
@@ -134,8 +150,8 @@ def _montecarlo(result: RunResult, cfg: Config, sync: bool | None, force: bool,
     from pytaaa.montecarlo.start import start_montecarlo
 
     outcome = start_montecarlo(cfg, sync=sync, force=force, now=now)
-    if getattr(outcome, "mode", "") == "failed":
-        result.problems.append(f"montecarlo: {getattr(outcome, 'reason', 'failed')}")
+    if not outcome.ok:  # could not start, or run here and failed
+        result.problems.append(f"montecarlo: {outcome.reason or outcome.describe()}")
     return outcome
 
 
@@ -180,10 +196,8 @@ def daily_run(
         with _stage(result, "switching"):
             result.switching = _switching(cfg, switching)
     for folder in (cfg.performance_store, cfg.webpage):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunError(f"cannot create output folder {folder}: {exc.strerror}", 1) from None
+        _ensure_folder(folder)
+        remove_stale_temporaries(folder)
 
     companies = _optional(result, "company names",
                           lambda: store.read_company_names(cfg.symbols_file)) or {}
@@ -224,7 +238,9 @@ def daily_run(
         try:
             result.files += write_outputs(analysis, cfg.performance_store, cfg.webpage)
         except OSError as exc:
-            raise RunError(f"cannot write the output files: {exc}", 1) from None
+            raise RunError(f"cannot write the output file {exc.filename or '?'}: "
+                           f"{exc.strerror or exc} (expected a writable folder with free space)",
+                           1) from None
         if holdings is not None:
             _optional(result, "diagnostic", lambda: result.files.append(trades.append_diagnostic(
                 cfg.performance_store, when=now, holdings=holdings,

@@ -84,7 +84,7 @@ def test_holdings_without_trade_date_or_cash_in() -> None:
      "'stocks' has 2 entries, 'shares' 1, 'buyprice' 2"),
     ("[Holdings]\nstocks: A\nshares: ten\nbuyprice: 1\n",
      "line 3: key 'shares': 'ten' is not a number"),
-    ("[Holdings]\nstocks: A\nshares: -1\nbuyprice: 1\n", "'-1' must be a finite number >= 0"),
+    ("[Holdings]\nstocks: A\nshares: -1\nbuyprice: 1\n", "'-1' must be a number between 0 and 1e+12"),
     ("[Holdings]\nstocks: A\nbuyprice: 1\n", "has no 'shares:' key"),
     ("[Holdings]\nstocks: A\n!!!\n", "line 3: cannot read '!!!'"),
 ])

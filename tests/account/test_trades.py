@@ -213,3 +213,20 @@ def test_month_end_ledger_update_only_when_enabled_and_due(tmp_path: Path) -> No
     # a second run the same afternoon appends nothing
     assert not update_ledger_month_end(path, h, plan, enabled=True,
                                        now=dt.datetime(2024, 5, 31, 16, 0))
+
+
+def test_diagnostic_names_a_held_symbol_without_a_quote_instead_of_writing_nan(
+        tmp_path: Path) -> None:
+    h = holdings(["CASH", "GONE", "AAA"], [100, 5, 10], [1, 20, 10])
+    path = append_diagnostic(tmp_path, when=dt.datetime(2024, 1, 2, 15, 30),
+                             holdings=h, prices={**PRICES, "AAA": float("nan")}, picks=[])
+    text = path.read_text()
+    assert "nan" not in text.lower()
+    assert "held_price: 1.00 0.00 0.00\nheld_unquoted: GONE AAA\n" in text
+
+
+def test_trimming_buys_ends_for_an_amount_beyond_float_precision() -> None:
+    # 1e18 dollars: a one-share cut does not change the amount; the loop must still end
+    h = holdings(["CASH"], [1e18], [1])
+    pv, plan = plan_for(h, [pick("AAA", 0.5), pick("BBB", 0.5, 2)], fee=4.95)
+    assert plan.cash_after >= -1e3

@@ -18,14 +18,8 @@ the **earliest** is the first trade date (the start of the annualized return),
 the latest is the date of the current block.  A value that is not a date is
 ignored with a warning; a file without any trade date has no annualized return.
 
-Status history
---------------
-``[Status]`` then lines
-``cumu_value: <YYYY-MM-DD> <HH:MM:SS[.ffffff]> <value> <signal 0/1> <timed value>``.
-Older 4-token (no timed value) and 3-token (value only) lines are accepted;
-the signal and timed value are recomputed from the values anyway
-(:func:`timing_signal`).  A line that cannot be read is skipped with a warning
-naming the file and line.
+The status history (``PyTAAA_status.params``) lives in :mod:`pytaaa.account.history`;
+its names are re-exported here.
 
 Every write goes through :mod:`pytaaa._io` (temporary file + rename) and keeps
 the line-ending convention the file already uses.
@@ -41,13 +35,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
-from pytaaa._io import append_text, atomic_write_text
-from pytaaa.engine.indicators import minmax_channel, sma
+from pytaaa._io import update_file
+from pytaaa.account.history import (
+    STATUS_FILE,
+    TIMING_PERIODS,
+    StatusEntry,
+    StatusHistory,
+    append_status,
+    format_status_line,
+    next_status_entry,
+    parse_status,
+    read_status,
+    timing_signal,
+)
 
 __all__ = [
     "HOLDINGS_FILE",
+    "MAX_AMOUNT",
     "STATUS_FILE",
     "TIMING_PERIODS",
     "HoldingsError",
@@ -69,9 +73,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 HOLDINGS_FILE = "PyTAAA_holdings.params"
-STATUS_FILE = "PyTAAA_status.params"
-#: Channel periods of the status-history timing signal (pipeline.md section 8).
-TIMING_PERIODS = (5, 9, 13, 17)
+#: The largest share count, price or cash amount a holdings file may hold (keeps the
+#: trade arithmetic exact in float64 and every loop over amounts finite).
+MAX_AMOUNT = 1e12
 
 _KEY_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_ ]*?)\s*[:=]\s*(.*?)\s*$")
 _SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]\s*$")
@@ -155,9 +159,10 @@ def _numbers(path: Path, line: int, key: str, tokens: list[str]) -> list[float]:
             raise HoldingsError(
                 f"{path}: line {line}: key '{key}': {tok!r} is not a number"
             ) from None
-        if not math.isfinite(v) or v < 0:
+        if not math.isfinite(v) or not 0 <= v <= MAX_AMOUNT:
             raise HoldingsError(
-                f"{path}: line {line}: key '{key}': {tok!r} must be a finite number >= 0"
+                f"{path}: line {line}: key '{key}': {tok!r} must be a number between 0 and "
+                f"{MAX_AMOUNT:g}"
             )
         out.append(v)
     return out
@@ -320,199 +325,27 @@ def append_holdings_block(
 
     Does nothing and returns False when the file already has a block for
     ``trade_date`` (so a second run on the same day does not append twice).
-    Keeps the file's line endings.  Raises :class:`HoldingsError` when the
+    Keeps the file's line endings, permissions and symlink; the check and the
+    append run under the folder's lock.  Raises :class:`HoldingsError` when the
     file is missing or malformed, ``OSError`` when it cannot be written.
     """
     path = Path(path)
-    current = read_holdings(path)
-    if current.last_trade_date is not None and current.last_trade_date >= trade_date:
-        log.info("%s already has a block for %s; ledger not updated", path, trade_date)
+    read_holdings(path)  # a missing or malformed ledger raises before the lock is taken
+
+    def _append(data: bytes | None) -> bytes | None:
+        if data is None:
+            raise HoldingsError(f"{path}: holdings file disappeared during the update")
+        current = parse_holdings(_decode(path, data), path)
+        if current.last_trade_date is not None and current.last_trade_date >= trade_date:
+            log.info("%s already has a block for %s; ledger not updated", path, trade_date)
+            return None
+        nl = _newline_of(data)
+        block = format_holdings_block(trade_date, positions, cumulative_cash_in)
+        if data and not data.endswith((b"\n", b"\r")):
+            block = "\n" + block
+        return data + block.replace("\n", nl).encode("utf-8")
+
+    if not update_file(path, _append):
         return False
-    data = path.read_bytes()
-    nl = _newline_of(data)
-    block = format_holdings_block(trade_date, positions, cumulative_cash_in)
-    if data and not data.endswith((b"\n", b"\r")):
-        block = "\n" + block
-    append_text(path, block.replace("\n", nl))
     log.info("%s: appended the holdings block of %s", path, trade_date)
     return True
-
-
-# --------------------------------------------------------------------------- status history
-@dataclass(frozen=True)
-class StatusEntry:
-    """One ``cumu_value`` line: time, holdings value, timing signal and timed value.
-
-    ``signal``/``timed_value`` are None when an old line did not have them.
-    ``when`` is naive local time (the file has no zone): an aware time is
-    converted on construction, so entries always compare.
-    """
-
-    when: dt.datetime
-    value: float
-    signal: int | None = None
-    timed_value: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.when.tzinfo is not None:
-            object.__setattr__(self, "when", self.when.astimezone().replace(tzinfo=None))
-
-
-@dataclass(frozen=True)
-class StatusHistory:
-    """The status history in file order."""
-
-    entries: tuple[StatusEntry, ...] = ()
-
-    @property
-    def last(self) -> StatusEntry | None:
-        """The most recent entry (latest time), or None for an empty history."""
-        if not self.entries:
-            return None
-        return max(enumerate(self.entries), key=lambda ie: (ie[1].when, ie[0]))[1]
-
-    def daily_entries(self) -> list[StatusEntry]:
-        """The last entry (latest time, then file order) of each calendar day, in date order."""
-        per_day: dict[dt.date, StatusEntry] = {}
-        order = sorted(range(len(self.entries)), key=lambda i: (self.entries[i].when, i))
-        for i in order:
-            e = self.entries[i]
-            per_day[e.when.date()] = e
-        return [per_day[d] for d in sorted(per_day)]
-
-    def daily(self) -> tuple[np.ndarray, np.ndarray]:
-        """The last value of each calendar day, in date order: ``(dates datetime64[D], values)``."""
-        entries = self.daily_entries()
-        dates = np.array([np.datetime64(e.when.date(), "D") for e in entries],
-                         dtype="datetime64[D]")
-        values = np.array([e.value for e in entries], dtype=np.float64)
-        return dates, values
-
-    def with_entry(self, entry: StatusEntry) -> StatusHistory:
-        """A new history with ``entry`` appended."""
-        return StatusHistory(self.entries + (entry,))
-
-
-def parse_status(text: str, path: Path | str = "<status>") -> StatusHistory:
-    """Parse the text of a status file (rules in the module docstring).
-
-    Returns a :class:`StatusHistory`; unreadable lines are skipped with a
-    warning naming the file and line.  Never raises for bad content.
-    """
-    entries: list[StatusEntry] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ";", "[")):
-            continue
-        key, sep, rest = line.partition(":")
-        if not sep or key.strip().lower() != "cumu_value":
-            log.warning("%s: line %d: not a 'cumu_value:' line; skipped", path, lineno)
-            continue
-        tokens = rest.split()
-        try:
-            if len(tokens) < 3:
-                raise ValueError("expected date, time and value")
-            when = dt.datetime.fromisoformat(f"{tokens[0]}T{tokens[1]}")
-            value = float(tokens[2])
-            if not math.isfinite(value):
-                raise ValueError("value is not finite")
-            signal = int(float(tokens[3])) if len(tokens) > 3 else None
-            timed = float(tokens[4]) if len(tokens) > 4 else None
-        except ValueError as exc:
-            log.warning("%s: line %d: cannot read %r (%s); skipped", path, lineno, line, exc)
-            continue
-        entries.append(StatusEntry(when, value, signal, timed))
-    return StatusHistory(tuple(entries))
-
-
-def read_status(path: str | Path) -> StatusHistory:
-    """Read ``PyTAAA_status.params``; a missing file is an empty history.
-
-    Raises ``OSError`` only when an existing file cannot be read.
-    """
-    path = Path(path)
-    if not path.exists():
-        return StatusHistory()
-    data = path.read_bytes()
-    return parse_status(_decode(path, data), path)
-
-
-def timing_signal(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Timing signal and timed value of a daily value series (``pipeline.md`` section 8).
-
-    ``values`` is the last status value of each calendar day, in date order.
-    mid = (low + high) / 2 of the min/max channel averaged over
-    :data:`TIMING_PERIODS`; m = SMA(mid, 5); signal = 0 where m > mid else 1
-    (the first point is 1).  TV_0 = v_0, TV_k = TV_{k-1} * (1 + (v_k/v_{k-1} - 1)
-    * signal_{k-1}).  Returns ``(signal int8, timed float64)``, both of the
-    length of ``values`` (empty for an empty input).
-    """
-    v = np.asarray(values, dtype=np.float64)
-    n = len(v)
-    if n == 0:
-        return np.zeros(0, dtype=np.int8), np.zeros(0)
-    low, high = minmax_channel(v, TIMING_PERIODS)
-    mid = (low + high) / 2.0
-    m = sma(mid, 5)
-    signal = np.where(m > mid, 0, 1).astype(np.int8)
-    signal[0] = 1
-    timed = np.empty(n)
-    timed[0] = v[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.where(v[:-1] != 0, v[1:] / v[:-1] - 1.0, 0.0)
-    factor = 1.0 + gain * signal[:-1]
-    timed[1:] = v[0] * np.cumprod(factor)
-    return signal, timed
-
-
-def next_status_entry(history: StatusHistory, when: dt.datetime, value: float) -> StatusEntry:
-    """The entry a run at ``when`` with holdings ``value`` appends to ``history``.
-
-    Its signal and timed value are those of the last day of the daily series
-    of ``history`` plus this value (it replaces an earlier value of the same
-    day).  An aware ``when`` becomes naive local time (see :class:`StatusEntry`).
-    Raises ``ValueError`` for a value that is not finite.
-    """
-    if not math.isfinite(value):
-        raise ValueError(f"status value must be finite, got {value}")
-    provisional = StatusEntry(when, float(value))
-    _, values = history.with_entry(provisional).daily()
-    signal, timed = timing_signal(values)
-    return StatusEntry(when, float(value), int(signal[-1]), float(timed[-1]))
-
-
-def format_status_line(entry: StatusEntry) -> str:
-    """``cumu_value: <date> <HH:MM:SS.ffffff> <value> <signal> <timed value>`` (no newline)."""
-    when = entry.when
-    parts = [
-        "cumu_value:",
-        when.date().isoformat(),
-        when.strftime("%H:%M:%S.%f"),
-        f"{entry.value:.2f}",
-    ]
-    if entry.signal is not None:
-        parts.append(str(int(entry.signal)))
-        if entry.timed_value is not None:
-            parts.append(f"{entry.timed_value:.2f}")
-    return " ".join(parts)
-
-
-def append_status(path: str | Path, entry: StatusEntry) -> None:
-    """Append ``entry`` to the status file at ``path`` atomically.
-
-    Creates the file with its ``[Status]`` header when missing; keeps the
-    file's line endings.  Raises ``OSError`` when it cannot be written.
-    """
-    path = Path(path)
-    data = path.read_bytes() if path.exists() else b""
-    nl = _newline_of(data)
-    text = ""
-    if not data.strip():
-        text = "[Status]\n"
-    elif not data.endswith((b"\n", b"\r")):
-        text = "\n"
-    text += format_status_line(entry) + "\n"
-    if not data.strip():
-        atomic_write_text(path, text, newline=nl)
-        return
-    append_text(path, text.replace("\n", nl))

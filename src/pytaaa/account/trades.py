@@ -354,7 +354,7 @@ def _trim_buys(cash: float, sells: list[Trade], buys: list[Trade], fee: float) -
         last = buys[-1]
         deficit = -_cash_after(cash, sells + buys, fee)
         cut = min(last.shares, float(math.ceil(deficit / last.price - _EPS)))
-        if last.shares - cut < 1:
+        if last.shares - cut < 1 or last.shares - cut >= last.shares:  # none left, or no progress
             buys.pop()
         else:
             buys[-1] = Trade("BUY", last.symbol, last.shares - cut, last.price, last.reason)
@@ -442,6 +442,10 @@ def _shares_text(values: Sequence[float]) -> str:
                     for v in values)
 
 
+def _quoted(price: float | None) -> bool:
+    return price is not None and math.isfinite(price)
+
+
 def append_diagnostic(
     perf_store: str | Path,
     *,
@@ -453,11 +457,15 @@ def append_diagnostic(
     """Append this run's block to ``<perf_store>/PyTAAA_diagnostic.params`` (atomically).
 
     The block has the held stocks, shares, buy prices and today's prices, then
-    the new selection with its weights and prices.  Returns the file's path;
+    the new selection with its weights and prices.  A held symbol without a
+    finite quote today gets price 0.00 and is named on a ``held_unquoted:``
+    line (no ``nan`` in the file).  Returns the file's path;
     raises ``OSError`` when it cannot be written.
     """
     path = Path(perf_store) / DIAGNOSTIC_FILE
-    held_prices = [1.0 if s == "CASH" else prices.get(s, float("nan")) for s in holdings.symbols]
+    unquoted = [s for s in holdings.symbols if s != "CASH" and not _quoted(prices.get(s))]
+    held_prices = [1.0 if s == "CASH" else (prices[s] if s not in unquoted else 0.0)
+                   for s in holdings.symbols]
     lines = [
         "",
         f"diagnostic_time: {when:%Y-%m-%d %H:%M:%S}",
@@ -465,6 +473,7 @@ def append_diagnostic(
         f"held_shares: {_shares_text(holdings.shares)}",
         f"held_buyprice: {_join(holdings.buy_prices, '.2f')}",
         f"held_price: {_join(held_prices, '.2f')}",
+        *([f"held_unquoted: {' '.join(dict.fromkeys(unquoted))}"] if unquoted else []),
         f"new_stocks: {' '.join(p.symbol for p in picks)}",
         f"new_weights: {_join([p.weight for p in picks], '.4f')}",
         f"new_prices: {_join([p.price for p in picks], '.2f')}",
