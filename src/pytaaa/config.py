@@ -148,6 +148,7 @@ class Valuation(_Section):
     montecarlo_freshness_hours: Number = Field(default=20.0, ge=0, le=87600)
     montecarlo_recent_start_date: dt.date = dt.date(2013, 1, 1)
     montecarlo_workers: StrictInt = Field(default=2, ge=1, le=64)
+    dask_scheduler: StrictStr | None = None  # Monte Carlo and searches on a Dask cluster
     # background jobs
     job_cancel_grace_seconds: Number = Field(default=5.0, ge=0, le=3600)
     # holdings and trades

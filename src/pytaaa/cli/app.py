@@ -84,9 +84,10 @@ def _register() -> None:
     from pytaaa.cli.data import data
     from pytaaa.cli.jobs import charts, jobs
     from pytaaa.cli.montecarlo import montecarlo
+    from pytaaa.cli.optimize import optimize
     from pytaaa.cli.serve import serve
 
-    for cmd in (data, charts, jobs, montecarlo, serve):
+    for cmd in (data, charts, jobs, montecarlo, optimize, serve):
         main.add_command(cmd)
 
 

@@ -1,30 +1,31 @@
-"""The Monte Carlo trial pool: trials on worker processes, data sent once per worker.
+"""The Monte Carlo trial pool: trials on workers, data sent once per worker.
 
-:func:`run_trials` runs the trials of :mod:`pytaaa.montecarlo.trials` on the
-background-job runtime's process pool (:func:`pytaaa.jobs.pool.make_process_pool`,
-an explicit start method) driven by its :class:`~pytaaa.jobs.pool.TaskRunner`
-(a dead worker is replaced and its trials re-run; a stop request cancels the
-pending trials and terminates the workers).  Each worker receives the shared
-data and every trial's parameters once, through the pool initializer; a task
-is just a trial index, and a trial's result does not depend on which worker
-ran it or how many there are: BLAS is pinned to one thread in every worker.
+:func:`run_trials` runs the trials of :mod:`pytaaa.montecarlo.trials` on a
+:class:`~pytaaa.jobs.executors.WorkerPool` of the background-job runtime (by
+default its local process pool with an explicit start method; or a Dask
+cluster, :mod:`pytaaa.jobs.dask_pool`) driven by its
+:class:`~pytaaa.jobs.pool.TaskRunner` (a dead worker is replaced and its
+trials re-run; a stop request cancels the pending trials and terminates the
+workers).  Each worker receives the shared data and every trial's parameters
+once; a task is just a trial index, and a trial's result does not depend on
+which worker ran it or how many there are: BLAS is pinned to one thread in
+every worker.  :func:`run_payload_tasks` is the same machinery for any task
+function over the same payload (the parameter search uses it).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
-import functools
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pytaaa._io import atomic_path
-from pytaaa.jobs.pool import pin_threads
 from pytaaa.montecarlo.trials import (
     MCData,
     TrialError,
@@ -33,12 +34,17 @@ from pytaaa.montecarlo.trials import (
     run_trial,
 )
 
+if TYPE_CHECKING:
+    from pytaaa.jobs.executors import WorkerPool
+
 __all__ = [
     "PRELOAD",
     "FAIL_TRIAL_ENV",
     "WorkerPayload",
     "TrialRun",
     "run_trials",
+    "run_payload_tasks",
+    "check_trials",
     "injected_failures",
     "share_data",
 ]
@@ -118,45 +124,16 @@ class WorkerPayload:
             return self
         return dataclasses.replace(self, data=_attach(self.data, self.data.shared_dir))
 
-
-class _WorkerState:
-    """The payload of one worker process, set once by :func:`_init_worker`."""
-
-    payload: WorkerPayload | None = None
-
-
-def _pin_blas() -> None:
-    """Limit BLAS/OpenMP to one thread in this worker, also when the library was
-    loaded before (the runtime's environment variables act only at load time):
-    results then do not depend on the core count, and workers do not
-    oversubscribe the CPUs."""
-    pin_threads()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        log.debug("threadpoolctl not installed: BLAS threads pinned by environment only")
-        return
-    threadpool_limits(limits=1)
-
-
-def _init_worker(payload: WorkerPayload) -> None:
-    _pin_blas()
-    _WorkerState.payload = payload.attached()
+    def on_worker(self) -> WorkerPayload:
+        """What a worker's task functions receive (:mod:`pytaaa.jobs.executors`)."""
+        return self.attached()
 
 
 def _run_payload(payload: WorkerPayload, index: int) -> TrialResult:
-    if payload.data.prices.close.size == 0:
-        payload = payload.attached()
+    """Task function: Monte Carlo trial ``index`` of a worker's payload."""
     if index in payload.fail:
         raise RuntimeError(f"failure injected by {FAIL_TRIAL_ENV}")
     return run_trial(payload.data, payload.trials[index])
-
-
-def _run_index(index: int) -> TrialResult:
-    """Task function of the local pool: trial ``index`` of the worker's payload."""
-    if _WorkerState.payload is None:
-        raise RuntimeError("trial worker not initialized")
-    return _run_payload(_WorkerState.payload, index)
 
 
 def injected_failures(environ: Mapping[str, str] | None = None) -> frozenset[int]:
@@ -176,47 +153,37 @@ class TrialRun:
     rebuilds: int = 0
 
 
-def run_trials(
-    data: MCData,
-    trials: Sequence[TrialParams],
+def run_payload_tasks(
+    payload: WorkerPayload,
+    fn: Callable[[WorkerPayload, int], Any],
     *,
     workers: int = 2,
-    make_executor: Callable[[], cf.Executor] | None = None,
-    on_result: Callable[[TrialResult | TrialError], None] | None = None,
+    pool: WorkerPool | None = None,
+    on_result: Callable[[Any], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     on_tick: Callable[[], None] = lambda: None,
-    fail: frozenset[int] | None = None,
 ) -> TrialRun:
-    """Run ``trials`` on worker processes; results do not depend on ``workers``.
+    """Run ``fn(payload, i)`` for every trial ``i`` of ``payload`` on ``pool``.
 
-    Without ``make_executor`` the pool is the runtime's
-    :func:`pytaaa.jobs.pool.make_process_pool` with ``min(workers, len(trials))``
-    processes (explicit start method); each worker receives the data and all
-    trials' parameters once, through its initializer (data prepared with
-    :func:`share_data` is mapped from its files instead), and a task is a
-    trial index.  ``make_executor`` may return any ``concurrent.futures.Executor``
-    (e.g. Dask's ``Client.get_executor()``); its tasks then carry the data
-    (shared files must then be reachable by its workers).
-    The runtime's :class:`~pytaaa.jobs.pool.TaskRunner` drives the pool: a
-    worker that dies is replaced and its trials re-run; ``should_stop()`` is
-    polled and cancels the pending trials and terminates the workers.
+    ``pool`` (default: a :class:`~pytaaa.jobs.executors.LocalPool` of
+    ``min(workers, trials)`` processes) receives the payload once; the
+    runtime's :class:`~pytaaa.jobs.pool.TaskRunner` keeps twice as many
+    trials in flight as the pool has workers, replaces a dead local worker
+    and re-runs its trials, and stops when ``should_stop()`` turns true.
     ``on_result`` receives each result or :class:`TrialError` in completion
-    order.  ``fail`` (default: :func:`injected_failures`) lists trials to fail.
+    order; the returned run lists them in trial order.  The caller closes a
+    pool it passed in.
     """
-    from pytaaa.jobs.pool import TaskOutcome, TaskRunner, make_process_pool
+    from pytaaa.jobs.executors import LocalPool
+    from pytaaa.jobs.pool import TaskOutcome, TaskRunner
 
-    trials = tuple(trials)
-    if not trials:
-        raise ValueError("no trials to run")
-    if [p.index for p in trials] != list(range(len(trials))):
-        raise ValueError("trials must be numbered 0..n-1 in order")
-    payload = WorkerPayload.build(data, trials, injected_failures() if fail is None else fail)
-    results: dict[int, TrialResult] = {}
+    n_trials = len(payload.trials)
+    results: dict[int, Any] = {}
     errors: dict[int, TrialError] = {}
 
     def outcome(o: TaskOutcome) -> None:
         index = int(o.item)  # type: ignore[call-overload]
-        item: TrialResult | TrialError
+        item: Any
         if o.ok:
             item = results[index] = o.value
         else:
@@ -224,27 +191,62 @@ def run_trials(
         if on_result is not None:
             on_result(item)
 
-    if make_executor is None:
-        n = max(1, min(int(workers), len(trials)))
-        runner = TaskRunner(
-            lambda: make_process_pool(n, _init_worker, (payload,), preload=PRELOAD),
-            _run_index, max_outstanding=2 * n, on_outcome=outcome,
-            should_stop=should_stop, on_tick=on_tick,
-        )
-    else:
-        runner = TaskRunner(
-            make_executor, functools.partial(_run_payload, payload),
-            max_outstanding=2 * max(1, int(workers)), on_outcome=outcome,
-            should_stop=should_stop, on_tick=on_tick,
-        )
+    own = pool is None
+    if pool is None:
+        pool = LocalPool(max(1, min(int(workers), n_trials)))
+    work = pool
+    runner = TaskRunner(
+        lambda: work.make_executor(payload, PRELOAD), fn,
+        max_outstanding=2 * max(1, work.workers), on_outcome=outcome,
+        should_stop=should_stop, on_tick=on_tick,
+    )
     finished = False
     try:
-        finished = runner.run(range(len(trials)))
+        finished = runner.run(range(n_trials))
     finally:
         runner.close(cancel=not finished)
+        if own:
+            pool.close()
     return TrialRun(
         results=[results[i] for i in sorted(results)],
         errors=[errors[i] for i in sorted(errors)],
         stopped=not finished,
         rebuilds=runner.rebuilds,
     )
+
+
+def check_trials(trials: Sequence[TrialParams]) -> tuple[TrialParams, ...]:
+    """``trials`` as a tuple; raises ``ValueError`` when empty or not numbered 0..n-1."""
+    trials = tuple(trials)
+    if not trials:
+        raise ValueError("no trials to run")
+    if [p.index for p in trials] != list(range(len(trials))):
+        raise ValueError("trials must be numbered 0..n-1 in order")
+    return trials
+
+
+def run_trials(
+    data: MCData,
+    trials: Sequence[TrialParams],
+    *,
+    workers: int = 2,
+    pool: WorkerPool | None = None,
+    on_result: Callable[[TrialResult | TrialError], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_tick: Callable[[], None] = lambda: None,
+    fail: frozenset[int] | None = None,
+) -> TrialRun:
+    """Run the Monte Carlo ``trials`` (:func:`run_payload_tasks` with
+    :func:`~pytaaa.montecarlo.trials.run_trial`); results do not depend on
+    ``workers`` or on the pool.
+
+    Each worker receives the data and all trials' parameters once; data
+    prepared with :func:`share_data` is mapped from its files instead (only
+    for pools whose workers see this machine's files).  ``fail`` (default:
+    :func:`injected_failures`) lists trials to fail (a test hook).  Raises
+    ``ValueError`` for no trials or trials not numbered 0..n-1.
+    """
+    trials = check_trials(trials)
+    payload = WorkerPayload.build(data, trials, injected_failures() if fail is None else fail)
+    return run_payload_tasks(payload, _run_payload, workers=workers, pool=pool,
+                             on_result=on_result, should_stop=should_stop, on_tick=on_tick)

@@ -52,6 +52,8 @@ __all__ = [
     "method_param_names",
     "draw_trials",
     "prepare",
+    "StrategyRun",
+    "run_strategy",
     "run_trial",
 ]
 
@@ -202,32 +204,43 @@ def _scaled_int(rng: np.random.Generator, value: float, lo: float, hi: float, mi
     return max(minimum, int(round(float(value) * rng.uniform(lo, hi))))
 
 
-def _draw_ma(rng: np.random.Generator, v: Any) -> dict[str, int | float]:
-    ma1 = _scaled_int(rng, v.MA1, 0.8, 1.2, 2)
-    ma2 = _scaled_int(rng, v.MA2, 0.8, 1.2, 1)
-    ma3 = _scaled_int(rng, v.MA3, 0.8, 1.2, 1)
+def _span(half: float, spread: float) -> tuple[float, float]:
+    """The factor range 1 ± ``half`` widened by ``spread`` (1.0: exactly 1 ± half)."""
+    half = half * spread if spread != 1.0 else half
+    return max(0.05, 1.0 - half), 1.0 + half
+
+
+def _draw_ma(rng: np.random.Generator, v: Any, spread: float = 1.0) -> dict[str, int | float]:
+    lo, hi = _span(0.2, spread)
+    ma1 = _scaled_int(rng, v.MA1, lo, hi, 2)
+    ma2 = _scaled_int(rng, v.MA2, lo, hi, 1)
+    ma3 = _scaled_int(rng, v.MA3, lo, hi, 1)
     if v.MA2 < v.MA3 < v.MA1:  # keep the configured order MA2 < MA3 < MA1
         ma3 = max(ma3, ma2 + 1)
         ma1 = max(ma1, ma3 + 1)
-    factor = round(float(v.sma2factor) * rng.uniform(0.95, 1.05), 6)
+    factor = round(float(v.sma2factor) * rng.uniform(*_span(0.05, spread)), 6)
     return {"MA1": ma1, "MA2": ma2, "MA3": ma3, "sma2factor": factor}
 
 
-def _draw_percentile(rng: np.random.Generator, v: Any) -> dict[str, int | float]:
-    low = round(min(50.0, max(0.0, float(v.lowPct) * rng.uniform(0.85, 1.15))), 4)
-    high = round(min(100.0, max(50.0, float(v.hiPct) * rng.uniform(0.85, 1.15))), 4)
+def _draw_percentile(rng: np.random.Generator, v: Any,
+                     spread: float = 1.0) -> dict[str, int | float]:
+    pct = _span(0.15, spread)
+    low = round(min(50.0, max(0.0, float(v.lowPct) * rng.uniform(*pct))), 4)
+    high = round(min(100.0, max(50.0, float(v.hiPct) * rng.uniform(*pct))), 4)
     if high <= low:
         high = min(100.0, low + 1.0)
-    pmin = _scaled_int(rng, v.minperiod, 0.8, 1.2, 1)
-    pmax = max(_scaled_int(rng, v.maxperiod, 0.8, 1.2, 2), pmin + 1)
+    lo, hi = _span(0.2, spread)
+    pmin = _scaled_int(rng, v.minperiod, lo, hi, 1)
+    pmax = max(_scaled_int(rng, v.maxperiod, lo, hi, 2), pmin + 1)
     return {"lowPct": low, "hiPct": high, "minperiod": pmin, "maxperiod": pmax}
 
 
-def _draw_minmax(rng: np.random.Generator, v: Any) -> dict[str, int | float]:
+def _draw_minmax(rng: np.random.Generator, v: Any, spread: float = 1.0) -> dict[str, int | float]:
     out: dict[str, int | float] = {}
+    span = _span(0.2, spread)
     for band in ("narrow", "medium", "wide"):
-        lo = round(max(1.0, float(getattr(v, f"{band}Days_min")) * rng.uniform(0.8, 1.2)), 4)
-        hi = round(max(1.0, float(getattr(v, f"{band}Days_max")) * rng.uniform(0.8, 1.2)), 4)
+        lo = round(max(1.0, float(getattr(v, f"{band}Days_min")) * rng.uniform(*span)), 4)
+        hi = round(max(1.0, float(getattr(v, f"{band}Days_max")) * rng.uniform(*span)), 4)
         if hi <= lo:
             hi = lo + 1.0
         out[f"{band}Days_min"], out[f"{band}Days_max"] = lo, hi
@@ -241,7 +254,7 @@ def _configured(v: Any, index: int) -> TrialParams:
                        p["max_pct"])
 
 
-def draw_trials(v: Any, n_trials: int, seed: int = 0) -> list[TrialParams]:
+def draw_trials(v: Any, n_trials: int, seed: int = 0, spread: float = 1.0) -> list[TrialParams]:
     """Draw the parameters of ``n_trials`` trials from ``seed``.
 
     Trial 0 is ``v`` exactly (pctLong: D 355, f 0.90, slope 5.45, intercept
@@ -254,28 +267,35 @@ def draw_trials(v: Any, n_trials: int, seed: int = 0) -> list[TrialParams]:
     [50, 100] and channel periods x U(0.8, 1.2); channel day ranges x U(0.8, 1.2));
     pctLong D ~ U(352, 704) rounded, f ~ triangular(0.88, 0.91, 0.999), slope ~
     triangular(2, 5, 7), intercept ~ -triangular(-0.05, 0, 0.07), maxPct 1.5.
-    Reads nothing; raises ``ValueError`` for ``n_trials < 1``.
+    ``spread`` widens every strategy range (the parameter search's wider
+    draws: factor ranges 1 ± half-width x spread, ``numberStocksTraded`` ±
+    round(spread)); 1.0 gives exactly the draws above.
+    Reads nothing; raises ``ValueError`` for ``n_trials < 1`` or ``spread <= 0``.
     """
     if n_trials < 1:
         raise ValueError(f"the number of trials must be at least 1, got {n_trials}")
+    if not spread > 0:
+        raise ValueError(f"the spread of the draws must be positive, got {spread}")
     method = v.uptrendSignalMethod
+    step = max(1, int(round(spread)))
+    long_span = _span(0.2, spread)
     children = np.random.SeedSequence(int(seed)).spawn(int(n_trials))
     hold_months = list(getattr(v, "montecarlo_hold_months", [1, 1, 1, 2, 2, 3, 4, 6, 12]))
     out = [_configured(v, 0)]
     for i in range(1, n_trials):
         rng = np.random.default_rng(children[i])
-        k = v.numberStocksTraded + int(rng.integers(-1, 2))
+        k = v.numberStocksTraded + int(rng.integers(-step, step + 1))
         updates: dict[str, int | float] = {
-            "LongPeriod": _scaled_int(rng, v.LongPeriod, 0.8, 1.2, 2),
+            "LongPeriod": _scaled_int(rng, v.LongPeriod, *long_span, 2),
             "numberStocksTraded": int(min(20, max(1, k))),
             "monthsToHold": int(hold_months[int(rng.integers(len(hold_months)))]),
         }
         if method in ("SMAs", "HMAs"):
-            updates.update(_draw_ma(rng, v))
+            updates.update(_draw_ma(rng, v, spread))
         elif method == "percentileChannels":
-            updates.update(_draw_percentile(rng, v))
+            updates.update(_draw_percentile(rng, v, spread))
         else:
-            updates.update(_draw_minmax(rng, v))
+            updates.update(_draw_minmax(rng, v, spread))
         out.append(TrialParams(
             index=i,
             updates=updates,
@@ -365,11 +385,27 @@ class TrialResult:
     cpu_seconds: float
 
 
-def run_trial(data: MCData, params: TrialParams) -> TrialResult:
-    """Backtest one trial: the daily run's signals, ranking and backtest with the
-    trial's parameters, plus the pctLong variant.  Reads nothing; raises whatever
-    a stage raises (the caller records the trial as failed)."""
-    c0 = time.process_time()
+@dataclass(frozen=True)
+class StrategyRun:
+    """The configured strategy backtested with one trial's parameters.
+
+    ``values`` ``(T,)`` from 10,000; ``weights`` ``(N, T)`` target weights;
+    ``rebalance`` ``(T,)`` rebalance days; ``held`` ``(N, T)`` held signal;
+    ``valuation`` the trial's Valuation.
+    """
+
+    values: np.ndarray
+    n_trades: int
+    weights: np.ndarray
+    rebalance: np.ndarray
+    held: np.ndarray
+    valuation: Any
+
+
+def run_strategy(data: MCData, params: TrialParams) -> StrategyRun:
+    """The daily run's signals, ranking and backtest with ``params.updates``
+    (the one computation path every trial and search uses).  Reads nothing;
+    raises whatever a stage raises."""
     prices = data.prices
     vt = data.v.model_copy(update=params.updates)
     cash = prices.symbols.index("CASH")
@@ -377,9 +413,22 @@ def run_trial(data: MCData, params: TrialParams) -> TrialResult:
     reb = rebalance_days(prices.dates, vt.monthsToHold)
     score = rolling_sharpe(prices, vt.LongPeriod)
     weights = target_weights(score, sig.held, prices, vt)
+    values, n_trades, _ = simulate(prices.close, weights, reb, cash, float(vt.trade_cost),
+                                   int(vt.numberStocksTraded))
+    return StrategyRun(values, n_trades, weights, reb, sig.held, vt)
+
+
+def run_trial(data: MCData, params: TrialParams) -> TrialResult:
+    """Backtest one trial: the daily run's signals, ranking and backtest with the
+    trial's parameters, plus the pctLong variant.  Reads nothing; raises whatever
+    a stage raises (the caller records the trial as failed)."""
+    c0 = time.process_time()
+    prices = data.prices
+    run = run_strategy(data, params)
+    vt, weights, reb, strategy = run.valuation, run.weights, run.rebalance, run.values
+    cash = prices.symbols.index("CASH")
     k = int(vt.numberStocksTraded)
     cost = float(vt.trade_cost)
-    strategy, n_trades, _ = simulate(prices.close, weights, reb, cash, cost, k)
     q = data.gauge(params.pct_D, params.pct_f)
     frac = np.clip((q + params.pct_intercept) * params.pct_slope, 0.0, params.pct_max)
     pctlong, _, _ = simulate(prices.close, weights, reb, cash, cost, k, invested=frac)
@@ -387,7 +436,7 @@ def run_trial(data: MCData, params: TrialParams) -> TrialResult:
     last_reb = np.where(reb, np.arange(t), -1)
     np.maximum.accumulate(last_reb, out=last_reb)
     invested = np.where(last_reb >= 0, frac[np.maximum(last_reb, 0)], 0.0)
-    held = sig.held.copy()
+    held = run.held.copy()
     held[cash] = 0
     up = held.sum(axis=0).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -400,6 +449,6 @@ def run_trial(data: MCData, params: TrialParams) -> TrialResult:
     holdings = tuple((prices.symbols[i], float(last[i])) for i in np.flatnonzero(last > 0))
     return TrialResult(
         index=params.index, strategy=strategy, pctlong=pctlong, invested=invested, gauge=q,
-        uptrend=uptrend, stats=stats, holdings=holdings, n_trades=n_trades,
+        uptrend=uptrend, stats=stats, holdings=holdings, n_trades=run.n_trades,
         cpu_seconds=time.process_time() - c0,
     )
