@@ -3,49 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _models_data import make_switching_workspace
 
 from pytaaa.config import load_config
-from pytaaa.engine.analysis import analyze
-from pytaaa.engine.outputs import write_outputs
 from pytaaa.models.account import read_trading_model
 from pytaaa.pipeline import RunError, daily_run
 
 
-def _late_model_file(path: Path, dates: np.ndarray, start: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = len(dates) - start
-    v = 10_000.0 * np.cumprod(np.full(n, 1.0015))
-    path.write_text("".join(f"{d} 10000.00 {x:.2f} 0.0 0.0\n" for d, x in zip(dates[start:], v)))
-
-
 @pytest.fixture
 def switching_config(tmp_path: Path, synth_workspace: Path, workspace_copy: Path) -> Path:
-    """Account = a copy of the synthetic workspace with a models section: model
-    ``alpha`` (a real model with its config and backtest file), ``beta`` (a hand-made
-    file starting two years late) and ``gone`` (no file)."""
-    alpha = tmp_path / "models" / "alpha"
-    shutil.copytree(synth_workspace.parent, alpha)
-    alpha_cfg = load_config(alpha / synth_workspace.name)
-    analysis = analyze(alpha_cfg)
-    write_outputs(analysis, alpha_cfg.performance_store, alpha_cfg.webpage)
-    _late_model_file(tmp_path / "models" / "beta" / "data_store" /
-                     "pyTAAAweb_backtestPortfolioValue.params", analysis.dates, 500)
-    data = json.loads(workspace_copy.read_text())
-    data["models"] = {"base_folder": str(tmp_path / "models"),
-                      "model_choices": {"cash": "", "alpha": str(alpha / synth_workspace.name),
-                                        "beta": "{base_folder}/beta/data_store/{data_file}",
-                                        "gone": "{base_folder}/gone/data_store/{data_file}"}}
-    data["recommendation_mode"] = {"default_lookbacks": [20, 60]}
-    path = workspace_copy.parent / "pytaaa_model_switching_params.json"
-    path.write_text(json.dumps(data, indent=2))
-    holdings = workspace_copy.parent / "performance" / "PyTAAA_holdings.params"
-    holdings.write_text(holdings.read_text() + "\ntrading_model: beta\ntrading_model: alpha\n")
-    return path
+    return make_switching_workspace(tmp_path, synth_workspace, workspace_copy)
 
 
 def test_daily_run_of_a_switching_config(switching_config: Path) -> None:

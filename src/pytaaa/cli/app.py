@@ -60,15 +60,27 @@ def run(json_path: str, mode: str | None, force: bool, no_email: bool) -> None:
 @main.command()
 @click.option("--dir", "folder", default="demo", show_default=True,
               type=click.Path(file_okay=False), help="Workspace folder to create or reuse.")
-@click.option("--symbols", default=100, show_default=True, help="Synthetic symbols.")
-@click.option("--years", default=35.0, show_default=True, help="Years of synthetic history.")
+@click.option("--symbols", type=int, default=None,
+              help="Synthetic symbols [default: 100].")
+@click.option("--years", type=float, default=None,
+              help="Years of synthetic history [default: 35; 30 with --models].")
 @click.option("--method", default="HMAs", show_default=True,
               type=click.Choice(["SMAs", "HMAs", "minmaxChannels", "percentileChannels"]))
 @click.option("--wait/--no-wait", default=True, show_default=True,
               help="Wait for the background jobs and show their progress.")
-def demo(folder: str, symbols: int, years: float, method: str, wait: bool) -> None:
+@click.option("--models", "several", is_flag=True,
+              help="Four models and a model-switching account (pytaaa models run).")
+def demo(folder: str, symbols: int | None, years: float | None, method: str, wait: bool,
+         several: bool) -> None:
     """Create a synthetic workspace, run the daily run with both background jobs."""
     from pytaaa.pipeline import RunError, run_demo
+
+    if several:
+        from pytaaa.cli.models import run_models_demo
+
+        sys.exit(run_models_demo(Path(folder), n_symbols=symbols or 100, years=years or 30.0,
+                                 wait=wait))
+    symbols, years = symbols or 100, years or 35.0
 
     try:
         result = run_demo(Path(folder), n_symbols=symbols, years=years, method=method, wait=wait)
@@ -83,11 +95,12 @@ def _register() -> None:
     """Add the commands that live next to the features they drive."""
     from pytaaa.cli.data import data
     from pytaaa.cli.jobs import charts, jobs
+    from pytaaa.cli.models import models
     from pytaaa.cli.montecarlo import montecarlo
     from pytaaa.cli.optimize import optimize
     from pytaaa.cli.serve import serve
 
-    for cmd in (data, charts, jobs, montecarlo, optimize, serve):
+    for cmd in (data, charts, jobs, models, montecarlo, optimize, serve):
         main.add_command(cmd)
 
 

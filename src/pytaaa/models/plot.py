@@ -88,6 +88,7 @@ def plot_recommendation(rec: Recommendation, path: Path) -> Path:
         top.plot(x, rebased, color=colors[name], lw=0.8, label=name)
         shown.append(rebased[np.isfinite(rebased)])
     top.plot(x, sel.values, color="black", lw=2.2, label="switching")
+    top.plot([], [], color=colors[cash], lw=6, label=f"{cash} (in the strip)")
     shown.append(sel.values)
     vals = np.concatenate(shown)
     vals = vals[vals > 0]

@@ -199,7 +199,7 @@ def _find_model_config(name: str, data_file: Path, base: Path) -> Path | None:
 
 def _resolve(path_text: str, folder: Path) -> Path:
     p = Path(os.path.expanduser(path_text))
-    return p if p.is_absolute() else folder / p
+    return Path(os.path.normpath(p if p.is_absolute() else folder / p))
 
 
 def _entry(name: str, text: str, *, base: Path, folder: Path, data_name: str,

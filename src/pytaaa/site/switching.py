@@ -21,7 +21,7 @@ from pytaaa.site.context import image_ref
 __all__ = ["SWITCHES_SHOWN", "switching_context"]
 
 #: How many of the newest switches the page lists.
-SWITCHES_SHOWN = 24
+SWITCHES_SHOWN = 12
 _PERCENT = {"annualized_return", "max_drawdown", "avg_drawdown"}
 
 
