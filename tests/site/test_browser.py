@@ -1,14 +1,18 @@
 """The web site as a person sees it: headless Chromium on file:// pages.
 
-The page is rendered from the small hand-made analysis of ``test_web``; the
+The page is rendered from the small hand-made analysis of ``_site_data``; the
 background jobs are played by writing their status files (.json + .js) and
-PNGs from the test while the page stays open.
+PNGs from the test while the page stays open, except for the log link, which a
+real failing charts job provides.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from playwright.sync_api import sync_playwright
 
+from pytaaa.charts.worker import FAULTS_ENV
+from pytaaa.config import load_config
+from pytaaa.data.store import read_symbols_file
+from pytaaa.data.synth import write_workspace
+from pytaaa.jobs.status import read_status
+from pytaaa.pipeline import daily_run, wait_for_jobs
 from pytaaa.site.pages import write_site
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -40,6 +50,11 @@ def draw_png(path: Path, title: str, size: tuple[float, float] = (6, 3.4)) -> No
     tmp = path.with_name(f".{path.name}.tmp")
     FigureCanvasAgg(fig).print_png(str(tmp))
     os.replace(tmp, path)
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -182,17 +197,65 @@ def test_chart_page_thumbnails_appear_while_charts_job_runs(browser, tmp_path: P
 
 
 @pytest.mark.slow
-def test_failed_job_and_log_link(browser, tmp_path: Path) -> None:
+def test_failed_job_and_log_link(browser, tmp_path: Path, monkeypatch) -> None:
+    """A real charts job that fails on one symbol: its banner links the log by its
+    name in the web folder, and the link opens the log from file:// and over HTTP."""
+    cfg = load_config(write_workspace(
+        tmp_path / "ws", n_symbols=6, years=3.0, seed=5,
+        config_overrides={"async_plot_generation": True, "plot_generation_workers": 1}))
+    web = cfg.webpage
+    bad = read_symbols_file(cfg.symbols_file)[0]
+    monkeypatch.setenv(FAULTS_ENV, f"raise:{bad}/recent")  # the detached job inherits it
+    res = daily_run(cfg, send_email=False, montecarlo=False)
+    assert res.charts.mode == "async"
+    wait_for_jobs(web, timeout=120, kinds=("charts",))
+    status = read_status(web, "charts")
+    assert status["state"] == "failed" and Path(status["log"]).is_absolute()
+
+    # the page was written while the job ran; its script turns the banner to "failed"
+    page, js_errors, _console = open_page(browser, web / "pyTAAAweb.html")
+    page.wait_for_function(
+        "document.querySelector('[data-job-banner=\"charts\"]').dataset.state === 'failed'",
+        timeout=WAIT_MS)
+    banner = page.locator('[data-job-banner="charts"] .job-text')
+    assert banner.inner_text() == "Charts: failed: 1 charts — see plot_generation.log"
+    log_link = page.locator('[data-job-banner="charts"] .job-log')
+    assert log_link.is_visible() and log_link.get_attribute("href") == "plot_generation.log"
+    with page.expect_navigation():
+        log_link.click()
+    assert f"{bad} (recent)" in page.inner_text("body")
+    assert page.url == (web / "plot_generation.log").as_uri()
+    page.close()
+
+    # the same page over HTTP (any static server of the web folder)
+    handler = functools.partial(_QuietHandler, directory=str(web))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        http = browser.new_page()
+        http.goto(f"http://127.0.0.1:{server.server_port}/pyTAAAweb.html")
+        href = http.eval_on_selector('[data-job-banner="charts"] .job-log', "a => a.href")
+        assert href == f"http://127.0.0.1:{server.server_port}/plot_generation.log"
+        got = http.request.get(href)
+        assert got.status == 200 and f"{bad} (recent)" in got.text()
+        http.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert js_errors == []
+
+
+@pytest.mark.slow
+def test_stalled_job_and_banner_texts(browser, tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     web = cfg.webpage
     analysis = make_analysis()
-    (web / "plot_generation.log").write_text("[18:00:00] ✗ ZZZ (recent): boom\n")
-    write_job_status(web, "charts", state="failed", done=7, failed=1, total=8,
-                     finished_at="2024-03-28T18:00:00",
-                     errors=[{"item": "ZZZ", "message": "boom"}])
     # a "running" job that stopped reporting long ago (heartbeat overdue, lock free)
     write_job_status(web, "montecarlo", state="running", done=4, total=25,
                      updated_at="2024-03-28T17:41:00", heartbeat_seconds=5)
+    write_job_status(web, "charts", state="failed", done=7, failed=1, total=8,
+                     finished_at="2024-03-28T18:00:00",
+                     errors=[{"item": "ZZZ", "message": "boom"}])
     write_site(cfg, analysis, **site_inputs(analysis))
     html = (web / "pyTAAAweb.html").read_text()
     assert "Monte Carlo: stopped unexpectedly — see montecarlo_backtest.log" in html
@@ -204,10 +267,6 @@ def test_failed_job_and_log_link(browser, tmp_path: Path) -> None:
     # the page cannot see processes, but flags the overdue heartbeat
     assert mc.inner_text() == ("Monte Carlo: 4 of 25 trials — no update since 17:41, "
                                "stopped? see montecarlo_backtest.log")
-    text = page.locator('[data-job-banner="charts"] .job-text').inner_text()
-    assert text == "Charts: failed: 1 charts — see plot_generation.log"
-    log_link = page.locator('[data-job-banner="charts"] .job-log')
-    assert log_link.is_visible() and log_link.get_attribute("href") == "plot_generation.log"
     # the page's script builds the same texts as the Python side
     same = page.evaluate("""() => [
         window.PYTAAA_bannerText('charts', {state: 'running', done: 137, total: 200}),

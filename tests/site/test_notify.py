@@ -176,6 +176,23 @@ def test_not_configured_is_disabled(tmp_path: Path) -> None:
     result = notify_if_changed(cfg, subject="s", html="<p>x</p>", text="x", value=1.0,
                                trades_signature="", last_status=None)
     assert result.status == "disabled"
+    assert "Email.From" in result.describe() and "Email.To" in result.describe()
+
+
+def test_switched_off_email_names_enabled_false(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, From="me@example.org", To="you@example.org", enabled=False)
+    result = notify_if_changed(cfg, subject="s", html="<p>x</p>", text="x", value=1.0,
+                               trades_signature="", last_status=None)
+    assert result.status == "disabled"
+    assert result.describe() == "not sent: Email.enabled is false"
+    assert str(result) == result.describe()
+
+
+def test_missing_recipient_is_named(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, From="me@example.org")
+    result = notify_if_changed(cfg, subject="s", html="<p>x</p>", text="x", value=1.0,
+                               trades_signature="", last_status=None)
+    assert result.describe() == "not sent: email not configured (no Email.To)"
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:

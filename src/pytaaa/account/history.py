@@ -132,7 +132,9 @@ def parse_status(text: str, path: Path | str = "<status>") -> StatusHistory:
         try:
             if len(tokens) < 3:
                 raise ValueError("expected date, time and value")
-            when = dt.datetime.fromisoformat(f"{tokens[0]}T{tokens[1]}")
+            hms, dot, frac = tokens[1].partition(".")  # Python 3.10: 0 or 6 digits
+            frac = frac.ljust(6, "0") if dot else ""
+            when = dt.datetime.fromisoformat(f"{tokens[0]}T{hms}{dot}{frac}")
             value = float(tokens[2])
             if not math.isfinite(value):
                 raise ValueError("value is not finite")

@@ -158,7 +158,8 @@ def start_charts(
     run_sync = (not v.async_plot_generation) if sync is None else sync
     spec = inputs.with_options(force=force or inputs.force).spec(now)
     if run_sync:
-        return _run_sync(spec, inputs, n_workers, grace, sys.stderr.isatty())
+        return _run_sync(spec, inputs, n_workers, grace,
+                         sys.stderr.isatty() and log.isEnabledFor(logging.INFO))
     job_id = new_job_id()
     res = launch(
         JobPaths(spec.output_dir, KIND),

@@ -11,6 +11,7 @@ message and exit with status 2; nothing is written.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -42,10 +43,14 @@ def main(verbose: bool) -> None:
               help="Run both background jobs detached (returns at once).")
 @click.option("--force", is_flag=True, help="Redraw charts and rerun Monte Carlo even if fresh.")
 @click.option("--no-email", is_flag=True, help="Do not send the email even if configured.")
-def run(json_path: str, mode: str | None, force: bool, no_email: bool) -> None:
+@click.option("-q", "--quiet", is_flag=True,
+              help="No stage log, progress or summary: only warnings, errors and problems (cron).")
+def run(json_path: str, mode: str | None, force: bool, no_email: bool, quiet: bool) -> None:
     """The daily run: signals, ranking, backtest, outputs, web page, background jobs."""
     from pytaaa.pipeline import RunError, daily_run
 
+    if quiet:
+        logging.getLogger().setLevel(logging.WARNING)
     cfg = load_config_or_exit(json_path)
     sync = None if mode is None else mode == "sync"
     try:
@@ -53,7 +58,11 @@ def run(json_path: str, mode: str | None, force: bool, no_email: bool) -> None:
     except RunError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
-    click.echo(result.summary())
+    if quiet:
+        for problem in result.problems:
+            click.echo(f"problem: {problem}")
+    else:
+        click.echo(result.summary())
     sys.exit(result.exit_code)
 
 

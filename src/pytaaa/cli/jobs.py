@@ -1,4 +1,4 @@
-"""Click commands: ``pytaaa charts`` and ``pytaaa jobs [cancel KIND]``.
+"""Click commands: ``pytaaa charts`` and ``pytaaa jobs [--format json] [--watch] [cancel KIND]``.
 
 Registered in :mod:`pytaaa.cli.app`.  Exit status: ``charts`` returns the job's
 code in sync mode (0 ok, 1 a chart failed) and 0 once an async job started
@@ -9,6 +9,7 @@ a bad config or argument exits 2 with one message.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import click
 from pytaaa.jobs.paths import JobPaths, validate_kind
 from pytaaa.jobs.status import JobStatus, list_statuses
 
-__all__ = ["charts", "jobs", "jobs_table"]
+__all__ = ["charts", "jobs", "jobs_table", "job_row", "job_record"]
 
 _BAD_STATES = {JobStatus.FAILED.value, JobStatus.DIED.value}
 _ACTIVE_STATES = {JobStatus.QUEUED.value, JobStatus.RUNNING.value}
@@ -132,23 +133,90 @@ def jobs_table(statuses: list[dict[str, Any]]) -> Any:
 
 
 def _webpage(json_path: str | None, webpage: str | None) -> Path:
+    """The site folder of ``--webpage`` or of the config of ``--json``; exits 2 when
+    neither is given or the folder does not exist."""
     if webpage:
-        return Path(webpage)
-    if json_path:
-        return Path(_load_config(json_path).webpage)
-    click.echo("error: give --json CONFIG or --webpage FOLDER", err=True)
-    sys.exit(2)
+        site, origin = Path(webpage), "--webpage"
+    elif json_path:
+        site, origin = Path(_load_config(json_path).webpage), f"webpage of {json_path}"
+    else:
+        click.echo("error: give --json CONFIG or --webpage FOLDER", err=True)
+        sys.exit(2)
+    if not site.is_dir():
+        click.echo(f"error: web folder {site} ({origin}) does not exist", err=True)
+        sys.exit(2)
+    return site
+
+
+def job_record(status: dict[str, Any], now: dt.datetime | None = None) -> dict[str, Any]:
+    """One job for ``pytaaa jobs --format json``: the status fields (see
+    ``docs/background-jobs.md``) plus ``elapsed_seconds`` and ``seconds_left``
+    (null when unknown)."""
+    now = now or dt.datetime.now().astimezone()
+    start = _parse_time(status.get("started_at"))
+    end = _parse_time(status.get("finished_at")) or now
+    elapsed = (end - start).total_seconds() if start else None
+    done, total = int(status.get("done") or 0), int(status.get("total") or 0)
+    left = None
+    if status.get("state") not in _ACTIVE_STATES:
+        left = 0.0
+    elif elapsed and done:
+        left = (total - done) * elapsed / done
+    out = {k: v for k, v in status.items() if k != "died"}
+    out["elapsed_seconds"] = None if elapsed is None else round(elapsed, 1)
+    out["seconds_left"] = None if left is None else round(left, 1)
+    return out
+
+
+def _json_doc(site: Path, statuses: list[dict[str, Any]]) -> str:
+    doc = {"webpage": str(site.resolve()), "jobs": [job_record(s) for s in statuses]}
+    return json.dumps(doc, sort_keys=True)
+
+
+def _change_line(status: dict[str, Any]) -> str:
+    row = job_row(status)
+    stamp = dt.datetime.now().strftime("%H:%M:%S")
+    done, total = int(status.get("done") or 0), int(status.get("total") or 0)
+    return (f"[{stamp}] {row['job']}: {row['state']} {done}/{total}, rate {row['rate']}, "
+            f"elapsed {row['elapsed']}, left {row['left']}, failed {row['errors']}")
+
+
+def _watch_lines(site: Path, statuses: list[dict[str, Any]], fmt: str) -> list[dict[str, Any]]:
+    """``--watch`` off a terminal: a line (or a JSON document) per change until no job is
+    active; returns the last statuses."""
+    seen: dict[str, tuple[Any, ...]] = {}
+    while True:
+        changed = False
+        for st in statuses:
+            key = (st.get("job_id"), st.get("state"), st.get("done"), st.get("failed"))
+            if seen.get(str(st.get("kind"))) != key:
+                seen[str(st.get("kind"))] = key
+                changed = True
+                if fmt == "table":
+                    click.echo(_change_line(st))
+        if changed and fmt == "json":
+            click.echo(_json_doc(site, statuses))
+        if not any(s.get("state") in _ACTIVE_STATES for s in statuses):
+            return statuses
+        time.sleep(1.0)
+        statuses = list_statuses(site)
 
 
 @click.group(invoke_without_command=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="PyTAAA JSON config file.")
 @click.option("--webpage", type=click.Path(file_okay=False), help="Site folder (instead of --json).")
-@click.option("--watch", is_flag=True, help="Refresh until every job has finished.")
+@click.option("--watch", is_flag=True,
+              help="Refresh until every job has finished (off a terminal: a line per change).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True,
+              help="json: one JSON document {webpage, jobs: [...]} (with --watch: one per change).")
 @click.pass_context
-def jobs(ctx: click.Context, json_path: str | None, webpage: str | None, watch: bool) -> None:
+def jobs(ctx: click.Context, json_path: str | None, webpage: str | None, watch: bool,
+         fmt: str) -> None:
     """Show the background jobs of a site: state, progress, rate, time left, errors.
 
-    Exit status 1 when a job failed or died.
+    Give the site by --json CONFIG or --webpage FOLDER.  Exit status 1 when a
+    job failed or died, 2 when the folder or config is missing or bad.
     """
     ctx.ensure_object(dict)
     ctx.obj.update(json_path=json_path, webpage=webpage)
@@ -160,10 +228,17 @@ def jobs(ctx: click.Context, json_path: str | None, webpage: str | None, watch: 
     site = _webpage(json_path, webpage)
     console = Console()
     statuses = list_statuses(site)
-    if not statuses:
-        console.print(f"No background job has run for {site}.")
+    if fmt == "json" and not watch:
+        click.echo(_json_doc(site, statuses))
+    elif not statuses:
+        if fmt == "json":
+            click.echo(_json_doc(site, statuses))
+        else:
+            click.echo(f"No background job has run for {site}.")
         sys.exit(0)
-    if watch:
+    elif watch and (fmt == "json" or not console.is_terminal):
+        statuses = _watch_lines(site, statuses, fmt)
+    elif watch:
         try:
             with Live(jobs_table(statuses), console=console, refresh_per_second=4) as live:
                 while any(s.get("state") in _ACTIVE_STATES for s in statuses):
@@ -174,10 +249,23 @@ def jobs(ctx: click.Context, json_path: str | None, webpage: str | None, watch: 
             sys.exit(130)
     else:
         console.print(jobs_table(statuses))
-    for st in statuses:
-        if st.get("log") and st.get("state") in _BAD_STATES:
-            console.print(f"{st['kind']}: see {st['log']}")
+    if fmt == "table":
+        for st in statuses:
+            if st.get("log") and st.get("state") in _BAD_STATES:
+                click.echo(f"{st['kind']}: see {st['log']}")
     sys.exit(1 if any(s.get("state") in _BAD_STATES for s in statuses) else 0)
+
+
+def _check_known_kind(site: Path, kind: str) -> None:
+    """Exit 2 unless ``kind`` is a job kind of pytaaa or has run for ``site``."""
+    if any(s.get("kind") == kind for s in list_statuses(site)):
+        return
+    from pytaaa.site.context import JOB_KINDS
+
+    if kind not in JOB_KINDS:
+        click.echo(f"error: unknown job kind {kind!r}: expected one of {', '.join(JOB_KINDS)}",
+                   err=True)
+        sys.exit(2)
 
 
 @jobs.command("cancel")
@@ -189,7 +277,11 @@ def jobs(ctx: click.Context, json_path: str | None, webpage: str | None, watch: 
 @click.pass_context
 def cancel(ctx: click.Context, kind: str, json_path: str | None, webpage: str | None,
            grace: float | None) -> None:
-    """Stop the running job KIND (charts, montecarlo) of a site."""
+    """Stop the running job KIND (charts, montecarlo) of a site.
+
+    Exit status 0 (stopped, or none was running), 1 when the job did not stop,
+    2 for an unknown kind or a missing folder.
+    """
     from pytaaa.jobs.runtime import cancel_job
 
     try:
@@ -202,6 +294,7 @@ def cancel(ctx: click.Context, kind: str, json_path: str | None, webpage: str | 
     if grace is None:
         grace = float(_load_config(json_path).valuation.job_cancel_grace_seconds) if json_path else 5.0
     site = _webpage(json_path, webpage)
+    _check_known_kind(site, kind)
     try:
         stopped = cancel_job(JobPaths(site, kind), grace, note=click.echo)
     except TimeoutError as exc:

@@ -38,13 +38,10 @@ def prepare_worker(payload: Any) -> Any:
     """Run in a worker before its first item: pin BLAS/OpenMP to one thread
     (so results do not depend on the core count) and return what the task
     functions receive: ``payload.on_worker()`` if it has one, else ``payload``."""
+    from threadpoolctl import threadpool_limits
+
     pin_threads()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        log.debug("threadpoolctl not installed: BLAS threads pinned by environment only")
-    else:
-        threadpool_limits(limits=1)
+    threadpool_limits(limits=1)
     hook = getattr(payload, "on_worker", None)
     return hook() if callable(hook) else payload
 

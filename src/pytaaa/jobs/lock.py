@@ -197,13 +197,15 @@ def take_over(
     note: Callable[[str], None],
     should_stop: Callable[[], bool] = lambda: False,
     give_up_after: float | None = None,
+    action: str = "Superseding",
 ) -> bool:
     """Acquire ``lock``, stopping the job that holds it if necessary.
 
     Reads the owner record; asks a live owner to stop (SIGTERM to a detached
     owner's process group, a cancel request file for an in-process run), sends SIGKILL to a
     detached owner still alive ``grace`` seconds later, and polls the lock.
-    ``note`` receives one line per action.  Returns True with the lock held,
+    ``note`` receives one line per action, starting with ``action``
+    (``"Cancelling"`` for a user's cancel).  Returns True with the lock held,
     False when ``should_stop()`` became true or the lock was not free after
     ``give_up_after`` seconds (default ``grace + 30``).
     """
@@ -219,7 +221,7 @@ def take_over(
             key = (owner.pid, owner.create_time)
             if key not in asked:
                 how = "SIGTERM" if owner.detached else "cancel request (in-process run)"
-                note(f"Superseding running {paths.kind} job {owner.job_id} (pid {owner.pid}): {how}")
+                note(f"{action} running {paths.kind} job {owner.job_id} (pid {owner.pid}): {how}")
                 if owner.detached:
                     _signal(owner, signal.SIGTERM)
                 else:

@@ -376,7 +376,7 @@ def cancel_job(paths: JobPaths, grace: float, *, note: Callable[[str], None]) ->
     if lock_is_free(paths.lock):
         return False
     lock = JobLock(paths.lock)
-    if not take_over(lock, paths, grace, note=note):
+    if not take_over(lock, paths, grace, note=note, action="Cancelling"):
         raise TimeoutError(f"the {paths.kind} job did not stop; its lock is still held")
     try:
         if finalize_status(paths, JobStatus.CANCELLED, "cancelled (killed by pytaaa jobs cancel)"):

@@ -188,7 +188,8 @@ def start_montecarlo(
     run_sync = (not v.async_montecarlo_backtest) if sync is None else bool(sync)
     if run_sync:
         return _run_sync(config, n_trials, n_workers, grace, info.label,
-                         trial_count_source(v, trials), now, sys.stderr.isatty())
+                         trial_count_source(v, trials), now,
+                         sys.stderr.isatty() and log.isEnabledFor(logging.INFO))
     job_id = new_job_id()
     args = ["--json-file", str(config.path), "--grace", repr(grace)]
     if trials is not None:

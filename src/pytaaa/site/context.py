@@ -25,6 +25,7 @@ from pytaaa.model import Analysis
 
 __all__ = [
     "JOB_KINDS",
+    "job_log_name",
     "JOB_LABELS",
     "JOB_LOGS",
     "MAIN_PAGE",
@@ -184,6 +185,17 @@ def _hhmm(iso: object) -> str:
     return s[11:16] if len(s) >= 16 else ""
 
 
+def job_log_name(kind: str, status: Mapping | None) -> str:
+    """The log of job ``kind`` by its file name in the web folder (jobs log there).
+
+    The status records the absolute path; a page links the log by its name so
+    the link works from ``file://`` and from ``pytaaa serve``.  Without a
+    status it is the kind's usual log name (empty for an unknown kind).
+    """
+    path = str((status or {}).get("log") or "")
+    return Path(path).name if path else JOB_LOGS.get(kind, "")
+
+
 def job_banner_text(kind: str, status: Mapping | None) -> str:
     """One line for the job banner, e.g. ``Charts: 137 of 200 drawn``.
 
@@ -196,7 +208,7 @@ def job_banner_text(kind: str, status: Mapping | None) -> str:
     state = str(status.get("state") or "unknown")
     total, done = _int(status, "total"), _int(status, "done")
     skipped, failed = _int(status, "skipped"), _int(status, "failed")
-    logname = str(status.get("log") or JOB_LOGS.get(kind, "the log"))
+    logname = job_log_name(kind, status) or "the log"
     unit = _JOB_UNITS.get(kind, "items")
     if state == "queued":
         return f"{label}: queued"

@@ -78,6 +78,24 @@ class EmailResult:
     def failed(self) -> bool:
         return self.status == "failed"
 
+    def describe(self) -> str:
+        """One line for the run summary: ``detail``, prefixed when no email went out."""
+        return f"not sent: {self.detail}" if self.status == "disabled" else self.detail
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def _disabled(email: EmailConfig) -> EmailResult | None:
+    """The ``disabled`` result naming why ``email`` cannot send, or None when it can."""
+    if not email.enabled:
+        return EmailResult("disabled", "Email.enabled is false")
+    missing = [k for k, ok in (("Email.From", bool(email.From)),
+                               ("Email.To", bool(email.recipients))) if not ok]
+    if missing:
+        return EmailResult("disabled", f"email not configured (no {' and no '.join(missing)})")
+    return None
+
 
 # --------------------------------------------------------------------------- body
 def _site_urls(config: Config) -> tuple[str, str]:
@@ -231,8 +249,9 @@ def send_email(
     raises for a network, TLS or SMTP problem (it is logged as a warning,
     without the password).
     """
-    if not email.configured:
-        return EmailResult("disabled", "email not configured (Email.From and Email.To)")
+    off = _disabled(email)
+    if off is not None:
+        return off
     password = email.password()
     user = email.login or email.From
     where = f"{email.smtp_host}:{email.smtp_port}"
@@ -277,8 +296,9 @@ def notify_if_changed(
     successful send, records the value and trades in that state file
     (atomically).  Returns an :class:`EmailResult`; never raises.
     """
-    if not config.email.configured:
-        return EmailResult("disabled", "email not configured (Email.From and Email.To)")
+    off = _disabled(config.email)
+    if off is not None:
+        return off
     state_path = Path(config.performance_store) / EMAIL_STATE_FILE
     reason = change_reason(value, trades_signature, last_status, _read_state(state_path))
     if reason is None:

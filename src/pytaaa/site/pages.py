@@ -55,6 +55,7 @@ from pytaaa.site.context import (
     image_ref,
     job_banner_text,
     job_is_finished,
+    job_log_name,
     key_parameters,
     ordered_symbols,
     read_job_status,
@@ -175,13 +176,13 @@ def _jobs_context(webpage: Path, kinds: Sequence[str]) -> tuple[list[dict], dict
     finished: dict[str, str | None] = {}
     for kind in kinds:
         status = read_job_status(webpage, kind)
-        logname = str((status or {}).get("log") or JOB_LOGS[kind])
+        logname = job_log_name(kind, status)
         jobs.append({
             "kind": kind,
             "state": str(status.get("state")) if status else "absent",
             "text": job_banner_text(kind, status),
             "log": logname,
-            "log_exists": (webpage / logname).exists(),
+            "log_exists": bool(logname) and (webpage / logname).is_file(),
         })
         if job_is_finished(status):
             finished[kind] = str(status.get("finished_at") or status.get("updated_at") or "")

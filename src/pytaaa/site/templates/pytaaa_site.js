@@ -9,7 +9,7 @@
  *  - when a job finishes, reloads that job's images with a new ?v= query.
  * The page describes itself in window.PYTAAA_PAGE (kinds, labels, logs, the
  * finish time known when it was rendered, the progressive kinds).
- * Keep bannerText() in step with pytaaa.web_context.job_banner_text().
+ * Keep bannerText() in step with pytaaa.site.context.job_banner_text().
  */
 (function () {
   "use strict";
@@ -43,6 +43,14 @@
     return s.length >= 16 ? s.substr(11, 5) : "";
   }
 
+  /* A job logs into the web folder: link and name its log by its file name
+     there (the status holds the absolute path), so the link works from
+     file:// and from a web server alike. */
+  function logName(kind, st) {
+    var path = st && st.log ? String(st.log) : "";
+    return path ? path.split("/").pop() : (logs[kind] || "");
+  }
+
   function isFinished(st) {
     return !!st && FINISHED.indexOf(st.state) >= 0;
   }
@@ -53,7 +61,7 @@
     var state = st.state || "unknown";
     var total = num(st, "total"), done = num(st, "done");
     var skipped = num(st, "skipped"), failed = num(st, "failed");
-    var logname = st.log || logs[kind] || "the log";
+    var logname = logName(kind, st) || "the log";
     var unit = kind === "montecarlo" ? "trials" : (kind === "charts" ? "charts" : "items");
     var text;
     if (state === "queued") { return label + ": queued"; }
@@ -91,7 +99,7 @@
     var limit = Math.max(60, 6 * Number(st.heartbeat_seconds)) * 1000;
     if (isNaN(updated) || Date.now() - updated <= limit) { return ""; }
     return " — no update since " + hhmm(st.updated_at) + ", stopped? see " +
-      (st.log || logs[kind] || "the log");
+      (logName(kind, st) || "the log");
   }
 
   function setBanner(kind, st) {
@@ -104,7 +112,7 @@
     var link = el.querySelector(".job-log");
     if (link) {
       if (st && st.log) {
-        link.href = encodeURIComponent(String(st.log));
+        link.href = encodeURIComponent(logName(kind, st));
         link.hidden = false;
       } else {
         link.hidden = true;
