@@ -4,6 +4,7 @@ listed as JSON, watched off a terminal (a line per change) and cancelled by the 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -14,7 +15,8 @@ import pytest
 from _helpers import wait_for
 from click.testing import CliRunner
 
-from pytaaa.cli.jobs import jobs
+import pytaaa
+from pytaaa.cli.jobs import JOB_KINDS, jobs
 from pytaaa.data.synth import write_workspace
 from pytaaa.jobs.status import read_status
 
@@ -24,10 +26,17 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def test_known_kinds_are_the_kinds_of_the_job_modules() -> None:
+    src = Path(pytaaa.__file__).parent
+    kinds = {m.group(1) for p in src.rglob("*.py")
+             for m in re.finditer(r'^KIND = "(\w+)"', p.read_text(encoding="utf-8"), re.M)}
+    assert kinds == set(JOB_KINDS)
+
+
 def test_unknown_kind_exits_2_and_a_known_idle_kind_exits_0(tmp_path: Path) -> None:
     res = CliRunner().invoke(jobs, ["cancel", "foo", "--webpage", str(tmp_path)])
     assert res.exit_code == 2
-    assert "unknown job kind 'foo': expected one of charts, montecarlo" in res.output
+    assert f"unknown job kind 'foo': expected one of {', '.join(JOB_KINDS)}" in res.output
     res = CliRunner().invoke(jobs, ["cancel", "charts", "--webpage", str(tmp_path)])
     assert res.exit_code == 0 and "No charts job is running" in res.output
 
