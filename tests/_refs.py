@@ -39,15 +39,26 @@ def channel(x, periods, fn):
     return out / len(periods)
 
 
-def despike(p, L, k):
+def despike(p, L, k, real=None):
+    """Despike one row: caps from the real gains of the window; a cut jump whose
+    next real gain takes the price back inside the band is given back then."""
     t = len(p)
+    real = [tt > 0 for tt in range(t)] if real is None else list(real)
     capped = [1.0]
+    excess, prev_g = 1.0, 1.0
     for tt in range(1, t):
-        g = p[tt] / p[tt - 1]
-        prev = capped[max(1, tt - L): tt]
-        if len(prev) >= 2:
-            g = min(g, 1 + k * float(np.std(prev)))
-        capped.append(g)
+        g = p[tt] / p[tt - 1] if real[tt] else 1.0
+        prev = [capped[j] for j in range(max(1, tt - L), tt) if real[j]]
+        cap = 1 + k * float(np.std(prev)) if len(prev) >= 2 else math.inf
+        c = min(g, cap)
+        if real[tt]:
+            if excess > 1.0 and g < 1.0 and prev_g * g <= cap:
+                c = g * excess
+                excess = 1.0
+            else:
+                excess = g / c
+            prev_g = g
+        capped.append(c)
     return p[0] * np.cumprod(capped)
 
 
@@ -80,7 +91,7 @@ def percentile_latch(d, periods, lo_pct, hi_pct):
 
 def minmax_signal(d, narrow, medium, wide):
     def periods(a, b):
-        return [int(round(v)) for v in np.linspace(a, b, 7)]
+        return [int(round(a + k * (b - a) / 7)) for k in range(7)]
 
     n_lo = channel(d, periods(*narrow), np.min)
     n_hi = channel(d, periods(*narrow), np.max)

@@ -129,6 +129,9 @@ class Valuation(_Section):
     trade_cost: Number = Field(default=7.95, ge=0, le=MAX_DOLLARS)
     enable_rolling_filter: StrictBool = False
     window_size: StrictInt = Field(default=50, ge=2, le=MAX_DAYS)
+    # real-world quotes (data-quality.md)
+    stale_quote_days: StrictInt = Field(default=5, ge=1, le=250)
+    data_warning_days: StrictInt = Field(default=30, ge=1, le=3650)
     max_weight_factor: Number = Field(default=3.0, gt=0, le=1000)
     min_weight_factor: Number = Field(default=0.3, ge=0, le=1000)
     absolute_max_weight: Number = Field(default=0.9, gt=0, le=1)

@@ -53,14 +53,22 @@ class Quotes:
 
 @dataclass(frozen=True)
 class Prices:
-    """Cleaned prices (``pipeline.md`` section 4).
+    """Cleaned prices (``pipeline.md`` section 4, ``data-quality.md`` section 1).
 
-    - ``close``: P, gaps interpolated, flat before the first and after the last quote,
-      ``CASH`` = 1.0.  Trades and valuations use P.
+    - ``close``: P, the last real quote at or before each day (carried forward,
+      never interpolated); before the first quote a placeholder equal to the first
+      quote (the symbol does not exist there); ``CASH`` = 1.0.  Trades and
+      valuations use P.
     - ``despiked``: D, upward spikes capped.  Signals, channels and ranking use D.
-    - ``first_valid`` / ``last_valid``: ``(N,)`` int, the first and last real quote;
-      a symbol is tradable only between them (inclusive).
+    - ``first_valid`` / ``last_valid``: ``(N,)`` int, the first and last real quote.
     - ``first_active``: ``(N,)`` int, the first t with ``|g - 1| >= 1e-8`` (T if never).
+    - ``quoted``: ``(N, T)`` bool, a real quote on that day (None: every day of the
+      span ``first_valid .. last_valid``, for hand-built test data).
+    - ``last_quote``: ``(N, T)`` int, the last quoted day at or before t (-1 none).
+    - ``live``: ``(N, T)`` bool, may be picked on t: listed, not stale (a quote in the
+      last ``stale_days`` trading days) and quoted about daily (None: derived
+      from ``last_quote``).
+    - ``stale_days``: the ``stale_quote_days`` the spans were computed with.
     """
 
     dates: np.ndarray
@@ -70,15 +78,38 @@ class Prices:
     first_valid: np.ndarray
     last_valid: np.ndarray
     first_active: np.ndarray
+    quoted: np.ndarray | None = None
+    last_quote: np.ndarray | None = None
+    live: np.ndarray | None = None
+    stale_days: int = 5
 
     @property
     def n_symbols(self) -> int:
         return len(self.symbols)
 
-    def tradable(self) -> np.ndarray:
-        """``(N, T)`` bool: inside each symbol's span of real quotes."""
+    def quoted_mask(self) -> np.ndarray:
+        """``(N, T)`` bool: a real quote on that day."""
+        if self.quoted is not None:
+            return self.quoted
         t = np.arange(len(self.dates))
         return (t >= self.first_valid[:, None]) & (t <= self.last_valid[:, None])
+
+    def stale(self) -> np.ndarray:
+        """``(N, T)`` bool: listed, but no real quote for more than ``stale_days`` days."""
+        t = np.arange(len(self.dates))
+        if self.last_quote is None:
+            return (t > self.last_valid[:, None]) & (t >= self.first_valid[:, None])
+        return (self.last_quote >= 0) & (t[None, :] - self.last_quote > self.stale_days)
+
+    def tradable(self) -> np.ndarray:
+        """``(N, T)`` bool: may be held and picked on t, knowing only data up to t:
+        listed, not stale and (with ``live``) quoted about daily."""
+        if self.live is not None:
+            return self.live
+        t = np.arange(len(self.dates))
+        if self.last_quote is None:
+            return (t >= self.first_valid[:, None]) & (t <= self.last_valid[:, None])
+        return (self.last_quote >= 0) & (t[None, :] - self.last_quote <= self.stale_days)
 
     def active(self) -> np.ndarray:
         """``(N, T)`` bool: tradable and past the first-activity index."""
@@ -121,13 +152,19 @@ class BacktestResult:
 
 @dataclass(frozen=True)
 class Pick:
-    """One of today's picks: weight and today's actual close P."""
+    """One of today's picks: weight and today's actual close P.
+
+    ``quoted`` is False when the symbol has no real quote today: ``price`` is
+    then its last real quote, from ``quote_date``; it is kept when held and
+    never newly bought (``data-quality.md`` section 1)."""
 
     symbol: str
     weight: float
     price: float
     rank: int
     score: float
+    quote_date: dt.date | None = None
+    quoted: bool = True
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,9 @@ def daily_run(
         if holdings is not None:
             prices = {**trades.prices_today(analysis), **(sw.prices if sw is not None else {})}
             portfolio = trades.value_holdings(holdings, prices, date=analysis.last_date,
-                                              ranks=trades.ranks_today(analysis))
+                                              ranks=trades.ranks_today(analysis),
+                                              quote_dates=trades.quote_dates(analysis),
+                                              stale=trades.stale_today(analysis))
             plan = trades.suggest_trades(portfolio, picks, fee=v.trade_fee,
                                          min_buy=v.min_buy_dollars,
                                          min_adjust=v.min_adjust_dollars)

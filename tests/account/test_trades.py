@@ -230,3 +230,94 @@ def test_trimming_buys_ends_for_an_amount_beyond_float_precision() -> None:
     h = holdings(["CASH"], [1e18], [1])
     pv, plan = plan_for(h, [pick("AAA", 0.5), pick("BBB", 0.5, 2)], fee=4.95)
     assert plan.cash_after >= -1e3
+
+# ---- real quotes end to end (data-quality.md sections 1 and 4) ------------------------
+def _gappy_analysis(last_nan: list[int] = (), never: bool = False, stale_from: int | None = None):
+    """A small universe analyzed for real, with the top pick's quotes removed as asked."""
+    import numpy as np
+
+    from pytaaa.config import Valuation
+    from pytaaa.engine.analysis import analyze_quotes
+    from pytaaa.model import Quotes
+
+    rng = np.random.default_rng(11)
+    n, t = 8, 700
+    drift = np.linspace(0.0015, -0.0005, n)[:, None]
+    close = 30 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, t)) + drift, axis=1))
+    d = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + 2 * t)
+    d = d[np.is_busday(d)][:t]
+    symbols = tuple(f"S{i}" for i in range(n))
+    if never:
+        close = np.vstack([close, np.full((1, t), np.nan)])
+        symbols += ("GONE",)
+    v = Valuation.model_validate(dict(
+        symbols_file="s.txt", performance_store="p", webpage="w", stockList="Naz100",
+        uptrendSignalMethod="SMAs", numberStocksTraded=3, monthsToHold=1, LongPeriod=40,
+        stddevThreshold=5.0, MA1=60, MA2=5, MA3=12, sma2factor=0.9))
+    full = analyze_quotes(Quotes(d, symbols, close), v)
+    top = full.picks[0].symbol
+    i = symbols.index(top)
+    for j in last_nan:
+        close[i, j] = np.nan
+    if stale_from is not None:
+        close[i, stale_from:] = np.nan
+    return full, analyze_quotes(Quotes(d, symbols, close), v), top
+
+
+def test_missing_quote_today_keeps_the_pick_and_suggests_no_sell() -> None:
+    """Before: a pick without a quote for the last day dropped out of the picks and
+    the plan said SELL ... (exit)."""
+    from pytaaa.account import trades as tr
+
+    full, a, top = _gappy_analysis(last_nan=[-1])
+    assert [p.symbol for p in a.picks] == [p.symbol for p in full.picks]
+    p = next(p for p in a.picks if p.symbol == top)
+    assert not p.quoted and p.quote_date == a.dates[-2].astype("datetime64[D]").item()
+    held_price = tr.prices_today(a)[top]
+    h = holdings(["CASH", top], [1000, 50], [1, held_price])
+    pv = tr.value_holdings(h, tr.prices_today(a), date=a.last_date,
+                           quote_dates=tr.quote_dates(a), stale=tr.stale_today(a))
+    pos = next(x for x in pv.positions if x.symbol == top)
+    assert not pos.quoted and pos.price == held_price
+    assert pos.flag == f"last quote {p.quote_date.isoformat()}"
+    plan = suggest_trades(pv, a.picks)
+    assert not any(t.symbol == top for t in plan.trades)
+    assert (top, 50.0, held_price) in plan.positions_after
+    # not held: it is not bought without a quote today, and the plan says why
+    pv2 = tr.value_holdings(holdings(["CASH"], [10000], [1]), tr.prices_today(a),
+                            date=a.last_date, quote_dates=tr.quote_dates(a))
+    plan2 = suggest_trades(pv2, a.picks)
+    assert not any(t.symbol == top for t in plan2.trades)
+    assert any(s.symbol == top and "no quote today" in s.reason for s in plan2.skipped)
+
+
+def test_never_quoted_holding_valued_at_buy_price_and_flagged() -> None:
+    """Before: an all-empty column became 1.0 and the holding was valued (and sold) at $1.00."""
+    from pytaaa.account import trades as tr
+
+    _full, a, _top = _gappy_analysis(never=True)
+    prices = tr.prices_today(a)
+    assert "GONE" not in prices
+    h = holdings(["CASH", "GONE"], [100, 10], [1, 55.0])
+    pv = tr.value_holdings(h, prices, date=a.last_date, quote_dates=tr.quote_dates(a),
+                           stale=tr.stale_today(a))
+    pos = next(x for x in pv.positions if x.symbol == "GONE")
+    assert pos.price == 55.0 and pos.value == 550.0 and pos.flag == "not quoted"
+    plan = suggest_trades(pv, a.picks)
+    assert not any(t.symbol == "GONE" for t in plan.trades)
+    assert not any(p.symbol == "GONE" for p in a.picks)
+
+
+def test_stale_holding_is_sold_at_its_last_quote() -> None:
+    from pytaaa.account import trades as tr
+
+    _full, a, top = _gappy_analysis(stale_from=-20)
+    assert top in tr.stale_today(a) and top not in [p.symbol for p in a.picks]
+    last = tr.prices_today(a)[top]
+    h = holdings(["CASH", top], [100, 10], [1, 20.0])
+    pv = tr.value_holdings(h, tr.prices_today(a), date=a.last_date,
+                           quote_dates=tr.quote_dates(a), stale=tr.stale_today(a))
+    assert next(x for x in pv.positions if x.symbol == top).flag.startswith("stale: last quote")
+    plan = suggest_trades(pv, a.picks)
+    sell = next(t for t in plan.trades if t.symbol == top)
+    assert (sell.action, sell.reason, sell.price, sell.shares) == ("SELL", "stale", last, 10.0)

@@ -85,7 +85,10 @@ def test_postprocessing_zeroes_untradable_and_inactive(method):
     prices = clean(_quotes(close), v.LongPeriod, v.stddevThreshold)
     sig = compute_signals(prices, v)
     assert sig.daily[1, :120].sum() == 0
-    assert sig.daily[2, 201:].sum() == 0
+    # no quote after day 199: the symbol is stale (treated as delisted) once it has had
+    # no quote for more than stale_quote_days (5) trading days, not before (causal)
+    assert sig.daily[2, 205:].sum() == 0
+    assert prices.tradable()[2, 204] and not prices.tradable()[2, 205]
     assert sig.daily[3, :61].sum() == 0
     assert sig.daily[-1].sum() == 0 and prices.symbols[-1] == "CASH"
     assert (sig.low_channel is not None) == (method == "percentileChannels")
@@ -112,3 +115,24 @@ def test_rolling_filter_removes_stale_data():
     v2 = v.model_copy(update={"enable_rolling_filter": False})
     sig2 = compute_signals(clean(_quotes(close), v.LongPeriod, v.stddevThreshold), v2)
     assert sig2.daily[0, 130:250].sum() > sig.daily[0, 130:250].sum()
+
+
+def test_minmax_channel_grid_excludes_the_max():
+    """pipeline.md 5.4: the original's 7 periods min + k*(max-min)/7, k = 0..6."""
+    from pytaaa.engine.signals import channel_periods
+
+    assert channel_periods(50, 450) == [50, 107, 164, 221, 279, 336, 393]
+    assert channel_periods(3, 8) == [3, 4, 4, 5, 6, 7, 7]
+    assert max(channel_periods(64, 512)) < 512
+
+
+def test_rolling_filter_leaves_the_warm_up_alone():
+    """pipeline.md 5.6: like the original, the first window_size - 1 days are left as
+    they are (they were zeroed before)."""
+    from pytaaa.engine.signals import rolling_quality
+
+    close = walks(2, 120)
+    ok = rolling_quality(close, 50)
+    assert ok[:, :49].all()
+    flat = np.full((1, 120), 10.0)
+    assert rolling_quality(flat, 50)[0, :49].all() and not rolling_quality(flat, 50)[0, 49:].any()

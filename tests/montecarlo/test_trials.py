@@ -216,7 +216,7 @@ def test_market_gauge_matches_a_straightforward_loop(base_v) -> None:
     for t in range(P.shape[1]):
         num = den = 0.0
         for i in range(3):
-            if prices.first_valid[i] <= t <= prices.last_valid[i]:
+            if prices.tradable()[i, t]:  # listed and not stale on t (causal)
                 s = P[i, max(0, t - D): t + 1].mean()
                 num += P[i, t] - f * s
                 den += f * s

@@ -26,20 +26,28 @@ Trade rules, all in dollars at today's closes:
    covers their own fees wins).  Should rounding still leave
    cash below zero, the last buys are trimmed one share at a time.
 
-A held symbol without a quote today is kept as it is (valued at its buy
-price, flagged ``quoted=False``).  The order is deterministic: sells of
-unpicked symbols by symbol, then reductions, then buys, both in pick order.
+Real quotes (``data-quality.md`` sections 1 and 4): a held symbol without a
+quote today is kept as it is, never sold because of the missing quote: it is
+valued at its last real quote and flagged with that quote's date, or, never
+quoted at all, at its buy price and flagged "not quoted".  A held symbol that
+is stale (no quote for more than ``stale_quote_days``) is sold at its last real
+quote (reason ``stale``).  A pick without a quote today is never newly bought
+(skipped, and said why).  The order is deterministic: sells of unpicked
+symbols by symbol, then reductions, then buys, both in pick order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+import numpy as np
 
 from pytaaa._io import append_text
 from pytaaa.account.ledger import Holdings, append_holdings_block
@@ -54,6 +62,8 @@ __all__ = [
     "SkippedTrade",
     "TradePlan",
     "prices_today",
+    "quote_dates",
+    "stale_today",
     "ranks_today",
     "value_holdings",
     "suggest_trades",
@@ -78,6 +88,18 @@ class Position:
     quoted: bool = True
     rank: int | None = None
     weight: float = 0.0
+    quote_date: dt.date | None = None
+    stale: bool = False
+
+    @property
+    def flag(self) -> str:
+        """Why the price is not today's quote ("" when it is): "not quoted" (valued
+        at the buy price), "last quote YYYY-MM-DD" or "stale: last quote ..."."""
+        if self.quoted or self.symbol == "CASH":
+            return ""
+        if self.quote_date is None:
+            return "not quoted"
+        return f"{'stale: ' if self.stale else ''}last quote {self.quote_date.isoformat()}"
 
     @property
     def cost(self) -> float:
@@ -147,13 +169,14 @@ class PortfolioValue:
 @dataclass(frozen=True)
 class Trade:
     """One suggested trade.  ``reason``: exit (not picked), new (not held),
-    increase or decrease (a held pick re-weighted)."""
+    increase or decrease (a held pick re-weighted), stale (no quote for more than
+    ``stale_quote_days``: sold at its last real quote)."""
 
     action: Literal["SELL", "BUY"]
     symbol: str
     shares: float
     price: float
-    reason: Literal["exit", "new", "increase", "decrease"]
+    reason: Literal["exit", "new", "increase", "decrease", "stale"]
 
     @property
     def amount(self) -> float:
@@ -197,11 +220,35 @@ class TradePlan:
 
 # --------------------------------------------------------------------------- valuation
 def prices_today(analysis: Analysis) -> dict[str, float]:
-    """Symbol -> today's actual close P (CASH 1.0) from an :class:`Analysis`."""
-    close = analysis.prices.close[:, -1]
-    out = {s: float(p) for s, p in zip(analysis.symbols, close) if math.isfinite(float(p))}
+    """Symbol -> today's P (CASH 1.0) from an :class:`Analysis`: the last real quote
+    at or before today.  A symbol never quoted up to today has no price (it is
+    left out, never valued at a placeholder)."""
+    col = len(analysis.dates) - 1
+    close = analysis.prices.close[:, col]
+    exists = analysis.prices.first_valid <= col
+    out = {s: float(p) for s, p, ok in zip(analysis.symbols, close, exists)
+           if ok and math.isfinite(float(p))}
     out["CASH"] = 1.0
     return out
+
+
+def quote_dates(analysis: Analysis) -> dict[str, dt.date]:
+    """Symbol -> date of its last real quote at or before today (never-quoted
+    symbols are left out); equal to the last date for a symbol quoted today."""
+    prices = analysis.prices
+    col = len(prices.dates) - 1
+    if prices.last_quote is None:
+        last = np.where(prices.first_valid <= col, np.minimum(prices.last_valid, col), -1)
+    else:
+        last = prices.last_quote[:, col]
+    days = prices.dates.astype("datetime64[D]")
+    return {s: days[i].item() for s, i in zip(prices.symbols, last) if i >= 0}
+
+
+def stale_today(analysis: Analysis) -> frozenset[str]:
+    """Symbols that are stale today (no real quote for more than ``stale_quote_days``)."""
+    stale = analysis.prices.stale()[:, -1]
+    return frozenset(s for s, st in zip(analysis.symbols, stale) if st and s != "CASH")
 
 
 def ranks_today(analysis: Analysis) -> dict[str, int]:
@@ -215,12 +262,18 @@ def value_holdings(
     *,
     date: dt.date,
     ranks: Mapping[str, int] | None = None,
+    quote_dates: Mapping[str, dt.date] | None = None,
+    stale: Collection[str] = (),
 ) -> PortfolioValue:
-    """Value ``holdings`` at ``prices`` (symbol -> today's close) on ``date``.
+    """Value ``holdings`` at ``prices`` (symbol -> last real quote) on ``date``.
 
-    Returns a :class:`PortfolioValue` with one :class:`Position` per lot; a
+    Returns a :class:`PortfolioValue` with one :class:`Position` per lot.  A
     symbol missing from ``prices`` is valued at its buy price, flagged
-    ``quoted=False`` and logged.  ``ranks`` fills the rank column.
+    ``quoted=False`` without a quote date ("not quoted") and logged.  With
+    ``quote_dates`` (symbol -> date of that quote; a symbol it lacks counts as
+    quoted today) a symbol whose quote is older than ``date`` is flagged
+    ``quoted=False`` with that date; ``stale``
+    names the symbols that are stale today.  ``ranks`` fills the rank column.
     """
     ranks = ranks or {}
     rows: list[Position] = []
@@ -229,17 +282,20 @@ def value_holdings(
             rows.append(Position(sym, sh, 1.0, 1.0, True, None))
             continue
         price = prices.get(sym)
-        quoted = price is not None and math.isfinite(price) and price > 0
-        if not quoted:
-            log.warning("held symbol %s has no quote today; valued at its buy price %.2f", sym, bp)
+        has = price is not None and math.isfinite(price) and price > 0
+        qdate = (quote_dates or {}).get(sym) if has else None
+        quoted = has and (qdate is None or qdate == date)
+        if not has:
+            log.warning("held symbol %s has no quote at all; valued at its buy price %.2f",
+                        sym, bp)
             price = bp
-        rows.append(Position(sym, sh, bp, float(price), quoted, ranks.get(sym)))
+        elif not quoted:
+            log.warning("held symbol %s has no quote for %s; valued at its last quote %.2f "
+                        "of %s", sym, date, price, qdate)
+        rows.append(Position(sym, sh, bp, float(price), quoted, ranks.get(sym),
+                             quote_date=qdate, stale=has and sym in stale))
     total = sum(p.value for p in rows)
-    rows = [
-        Position(p.symbol, p.shares, p.buy_price, p.price, p.quoted, p.rank,
-                 p.value / total if total > 0 else 0.0)
-        for p in rows
-    ]
+    rows = [dataclasses.replace(p, weight=p.value / total if total > 0 else 0.0) for p in rows]
     return PortfolioValue(
         date=date,
         positions=tuple(rows),
@@ -256,6 +312,8 @@ class _Book:
     held: dict[str, tuple[float, float, float]]
     kept: list[tuple[str, float, float]]
     cash: float
+    stale: frozenset[str] = frozenset()
+    kept_value: dict[str, float] = field(default_factory=dict)
 
     @property
     def value(self) -> float:
@@ -265,26 +323,37 @@ class _Book:
 def _book(portfolio: PortfolioValue) -> _Book:
     held: dict[str, tuple[float, float, float]] = {}
     kept: dict[str, tuple[float, float]] = {}
+    kept_value: dict[str, float] = {}
     cash = 0.0
     for p in portfolio.positions:
         if p.symbol == "CASH":
             cash += p.shares
-        elif not p.quoted:
+        elif not p.quoted and not p.stale:
+            # no quote today: kept as it is, never traded because of a missing quote
             sh0, bp0 = kept.get(p.symbol, (0.0, 0.0))
             tot = sh0 + p.shares
             kept[p.symbol] = (tot, (sh0 * bp0 + p.cost) / tot if tot > 0 else p.buy_price)
+            kept_value[p.symbol] = kept_value.get(p.symbol, 0.0) + p.value
         elif p.shares > 0:
             sh0, bp0, _ = held.get(p.symbol, (0.0, 0.0, p.price))
             tot = sh0 + p.shares
             held[p.symbol] = (tot, (sh0 * bp0 + p.cost) / tot, p.price)
-    return _Book(held, [(s, sh, bp) for s, (sh, bp) in sorted(kept.items())], cash)
+    stale = frozenset(p.symbol for p in portfolio.positions if p.stale and p.symbol in held)
+    return _Book(held, [(s, sh, bp) for s, (sh, bp) in sorted(kept.items())], cash, stale,
+                 kept_value)
 
 
-def _targets(picks: Sequence[Pick]) -> tuple[list[tuple[str, float, float]], list[SkippedTrade]]:
+def _targets(picks: Sequence[Pick], kept: Collection[str] = ()
+             ) -> tuple[list[tuple[str, float, float]], list[SkippedTrade]]:
     out: list[tuple[str, float, float]] = []
     skipped: list[SkippedTrade] = []
     for p in picks:
-        if p.symbol == "CASH" or p.weight <= 0:
+        if p.symbol == "CASH" or p.weight <= 0 or p.symbol in kept:
+            continue
+        if not p.quoted:
+            when = p.quote_date.isoformat() if p.quote_date else "never"
+            skipped.append(SkippedTrade(
+                p.symbol, 0.0, f"no quote today (last quote {when}): not bought"))
             continue
         if not (math.isfinite(p.price) and p.price > 0):
             skipped.append(SkippedTrade(p.symbol, 0.0, f"no usable price today ({p.price})"))
@@ -303,7 +372,7 @@ def _plan(
     """Sells and buys for targets computed from ``budget`` dollars."""
     picked = {s for s, _w, _p in targets}
     sells = [
-        Trade("SELL", s, sh, price, "exit")
+        Trade("SELL", s, sh, price, "stale" if s in book.stale else "exit")
         for s, (sh, _bp, price) in sorted(book.held.items())
         if s not in picked
     ]
@@ -404,8 +473,11 @@ def suggest_trades(
         if not (math.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {v}")
     book = _book(portfolio)
-    targets, bad = _targets(picks)
-    value = book.value
+    targets, bad = _targets(picks, {s for s, _sh, _bp in book.kept})
+    # a kept pick (no quote today) stays as it is; the other picks get their
+    # weight of the portfolio including it
+    value = book.value + sum(v for s, v in book.kept_value.items()
+                             if any(p.symbol == s for p in picks))
     n_fees = 0
     tried: dict[int, tuple[list[Trade], list[Trade], list[SkippedTrade]]] = {}
     while n_fees not in tried:

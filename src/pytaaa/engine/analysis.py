@@ -52,7 +52,8 @@ def analyze_quotes(quotes: Quotes, v: Any, timings: dict[str, float] | None = No
     clock = _Clock()
     if timings:
         clock.timings.update(timings)
-    prices = clock("clean", clean, quotes, v.LongPeriod, v.stddevThreshold)
+    prices = clock("clean", clean, quotes, v.LongPeriod, v.stddevThreshold,
+                   getattr(v, "stale_quote_days", 5))
     signals = clock("signals", compute_signals, prices, v)
 
     def _rank() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,8 +38,9 @@ DAYS_PER_YEAR = 365.25
 def buy_and_hold(prices: Prices) -> np.ndarray:
     """Equal dollars in every symbol (CASH excluded) from its first tradable day.
 
-    Cleaning holds a symbol's price flat before its first quote, so a symbol not
-    yet listed behaves as cash until it is; after delisting it stays flat.
+    Cleaning holds a symbol's price at its first quote before that quote (a
+    placeholder), so a symbol not yet listed behaves as cash until it is; after
+    its last quote it is carried flat.
     """
     cash = prices.symbols.index("CASH")
     rows = [i for i in range(prices.n_symbols) if i != cash]
@@ -58,6 +59,9 @@ def simulate(
     trade_cost: float,
     n_traded: int,
     invested: np.ndarray | None = None,
+    *,
+    quoted: np.ndarray | None = None,
+    stale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, float]:
     """Daily portfolio value from 10,000; returns ``(values, n_trades, commissions)``.
 
@@ -68,6 +72,13 @@ def simulate(
     fee stops trading, so the value never goes below 0.  ``invested`` (``(T,)`` fraction, the
     variable-percent-invested variant) scales the stock weights on rebalance
     days; the uninvested part is held as cash earning nothing.
+
+    Real quotes (``data-quality.md`` section 1): with ``quoted`` ``(N, T)``, a held
+    symbol without a quote on a rebalance day is kept as it is (its target
+    waits for the next rebalance day) and a symbol without a quote is never
+    bought (its weight stays in cash); with ``stale`` ``(N, T)``, a held symbol
+    is sold at its last real quote (``close`` carries it) on the first day it
+    is stale, for ``trade_cost``.  Without them every price is a quote.
     """
     n, t = close.shape
     values = np.empty(t)
@@ -90,22 +101,88 @@ def simulate(
                 stock[cash_row] = 0.0
                 target = stock * frac
                 target[cash_row] += 1.0 - target.sum()
+            frozen = unbuyable = None
+            if quoted is not None:
+                held = shares > 0
+                held[cash_row] = False
+                q = quoted[:, a]
+                st = stale[:, a] if stale is not None else np.zeros(n, dtype=bool)
+                frozen = held & ~q & ~st
+                unbuyable = ~held & ~q & (target > 0)
+                unbuyable[cash_row] = False
+                if not (frozen.any() or unbuyable.any()):
+                    frozen = unbuyable = None
             diff = np.abs(target - held_w)
             if diff.max() > WEIGHT_TOL:
                 value = float(np.einsum("i,i->", shares, close[:, a]))
                 changed = diff > WEIGHT_TOL
                 changed[cash_row] = False
+                if frozen is not None:
+                    changed &= ~(frozen | unbuyable)
                 n_changed = int(changed.sum())
                 fee = float(trade_cost) * (1 if n_changed > 2 * n_traded else n_changed)
                 if value > fee:  # a portfolio worth less than the fee stops trading
                     value -= fee
                     paid += fee
                     n_trades += 1
-                    shares = target * value / close[:, a]
-                    held_w = target
-        # einsum, not BLAS: the sum order (and so every byte) must not depend on threads
-        values[a:b] = np.einsum("i,ij->j", shares, close[:, a:b])
+                    if frozen is None:
+                        shares = target * value / close[:, a]
+                        held_w = target
+                    else:
+                        shares, held_w = _partial_rebalance(
+                            shares, target, close[:, a], value, frozen, unbuyable, cash_row)
+        if stale is None:
+            values[a:b] = np.einsum("i,ij->j", shares, close[:, a:b])
+            continue
+        # a held symbol that goes stale inside the segment is sold at its last quote
+        start = a
+        while True:
+            held = shares > 0
+            held[cash_row] = False
+            gone = stale[:, start + 1:b] & held[:, None] if start + 1 < b else None
+            if gone is None or not gone.any():
+                break
+            s = start + 1 + int(np.flatnonzero(gone.any(axis=0))[0])
+            # einsum, not BLAS: the sum order (and so every byte) must not depend on threads
+            values[start:s] = np.einsum("i,ij->j", shares, close[:, start:s])
+            for i in np.flatnonzero(gone[:, s - start - 1]):
+                proceeds = float(shares[i] * close[i, s])
+                fee = min(float(trade_cost), proceeds)
+                shares[cash_row] += proceeds - fee
+                shares[i] = 0.0
+                held_w[i] = -1.0  # re-weighted on the next rebalance day
+                paid += fee
+                n_trades += 1
+            start = s
+        values[start:b] = np.einsum("i,ij->j", shares, close[:, start:b])
     return values, n_trades, paid
+
+
+def _partial_rebalance(
+    shares: np.ndarray, target: np.ndarray, price: np.ndarray, value: float,
+    frozen: np.ndarray, unbuyable: np.ndarray, cash_row: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-weight around symbols without a quote today: ``frozen`` holdings keep
+    their shares, ``unbuyable`` targets stay in cash, the other targets share the
+    rest of ``value`` (after fees) in proportion.  Returns ``(shares, held
+    weights)``; the held weight of a frozen or unbuyable row is -1, so the next
+    rebalance day tries again."""
+    w = target.copy()
+    w[cash_row] += float(w[unbuyable].sum())
+    w[unbuyable] = 0.0
+    w[frozen] = 0.0
+    kept = float(np.einsum("i,i->", np.where(frozen, shares, 0.0), price))
+    free = float(w.sum())
+    budget = max(value - kept, 0.0)
+    new = np.zeros_like(shares)
+    if free > 0:
+        new = w / free * budget / price
+    else:
+        new[cash_row] = budget
+    new[frozen] = shares[frozen]
+    held_w = target.copy()
+    held_w[frozen | unbuyable] = -1.0
+    return new, held_w
 
 
 def series_stats(values: np.ndarray, dates: np.ndarray) -> dict[str, float]:
@@ -159,7 +236,8 @@ def run_backtest(prices: Prices, weights: np.ndarray, rebalance: np.ndarray, v: 
     """Backtest the strategy of ``weights`` and buy-and-hold over the whole history."""
     cash = prices.symbols.index("CASH")
     strat, n_trades, paid = simulate(
-        prices.close, weights, rebalance, cash, float(v.trade_cost), int(v.numberStocksTraded)
+        prices.close, weights, rebalance, cash, float(v.trade_cost), int(v.numberStocksTraded),
+        quoted=prices.quoted_mask(), stale=prices.stale(),
     )
     bh = buy_and_hold(prices)
     stats = {

@@ -1,14 +1,24 @@
-"""Price cleaning and despiking (``pipeline.md`` section 4).
+"""Price cleaning and despiking (``pipeline.md`` section 4, ``data-quality.md`` section 1).
 
 Reads the raw :class:`~pytaaa.model.Quotes` of the store and sets the
 :class:`~pytaaa.model.Prices` every later stage uses:
 
-- ``close`` (P): interior gaps linearly interpolated, flat before the first and
-  after the last real quote, ``CASH`` = 1.0 (added when the store lacks it);
-- ``first_valid`` / ``last_valid``: the span of real quotes (tradable span);
+- ``quoted``: a real quote on that day (finite, above ``MIN_PRICE``, at most
+  ``MAX_PRICE``); everything else is missing and never used;
+- ``close`` (P): the last real quote at or before each day (carried forward,
+  never interpolated, never taken from a later day).  Before a symbol's first
+  quote the row holds that first quote only as an arithmetic placeholder: the
+  symbol does not exist yet there (not tradable, no signal, no return), so no
+  later price reaches an earlier result.  A never-quoted row is 1.0 and never
+  tradable; ``CASH`` = 1.0 (added when the store lacks it);
+- ``last_quote``: index of the last real quote at or before each day (-1 none);
+- ``first_valid`` / ``last_valid``: the first and last real quote;
 - ``first_active``: the first day whose gain differs from 1 by at least 1e-8;
 - ``despiked`` (D): upward one-day jumps capped at ``1 + k * sigma`` where sigma is
-  the population std of the previous ``LongPeriod`` already-capped gains.
+  the population std of the previous ``LongPeriod`` already-capped *real* gains
+  (the flat stretch before the first quote and carried days are not data); a
+  capped jump that reverts on the next real quote is given back then (causal
+  undo of a one-day bad print).
 """
 
 from __future__ import annotations
@@ -17,42 +27,89 @@ import numpy as np
 
 from pytaaa.model import Prices, Quotes
 
-__all__ = ["clean", "fill_gaps", "first_activity", "despike", "CleaningError"]
+__all__ = [
+    "clean",
+    "real_quotes",
+    "carry_forward",
+    "first_activity",
+    "daily_quotes",
+    "despike",
+    "CleaningError",
+    "MIN_PRICE",
+    "MAX_PRICE",
+    "STALE_QUOTE_DAYS",
+]
 
 ACTIVITY_EPS = 1e-8
+#: Prices at or below this are not real quotes (zero, denormal or negative prints).
+MIN_PRICE = 1e-6
+#: Prices above this are absurd magnitudes, not real quotes.
+MAX_PRICE = 1e9
+#: Default of ``stale_quote_days``: trading days without a quote before a symbol is stale.
+STALE_QUOTE_DAYS = 5
+#: Median spacing of real quotes (calendar days) above which a symbol is not daily.
+MAX_DAILY_SPACING = 3.0
+#: Trading days over which the spacing of real quotes is measured.
+SPACING_WINDOW = 63
 
 
 class CleaningError(ValueError):
     """The quotes cannot be cleaned (no dates, no symbols)."""
 
 
-def fill_gaps(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fill NaNs row by row.
+def real_quotes(close: np.ndarray) -> np.ndarray:
+    """``(N, T)`` bool: finite prices in ``(MIN_PRICE, MAX_PRICE]``."""
+    close = np.asarray(close, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(close) & (close > MIN_PRICE) & (close <= MAX_PRICE)
 
-    Returns ``(filled, first_valid, last_valid)``: interior NaNs interpolated
-    linearly over the day index, leading NaNs set to the first quote and
-    trailing NaNs to the last one.  A row with no quote at all becomes all
-    1.0 with ``first_valid = T`` and ``last_valid = -1`` (never tradable).
+
+def carry_forward(
+    close: np.ndarray, quoted: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Carry the last real quote forward, row by row.
+
+    Returns ``(filled, last_quote, first_valid, last_valid)``: ``filled[i, t]`` is
+    the real quote on ``last_quote[i, t]``, the last quoted day at or before t;
+    before the first quote it is the first quote (a placeholder, see the
+    module docstring); a row with no quote is all 1.0 with ``first_valid = T``
+    and ``last_valid = -1``.  ``last_quote`` is -1 before the first quote.
     """
     close = np.asarray(close, dtype=np.float64)
     n, t = close.shape
-    out = close.copy()
-    first = np.full(n, t, dtype=np.int64)
-    last = np.full(n, -1, dtype=np.int64)
-    finite = np.isfinite(close) & (close > 0)
-    days = np.arange(t, dtype=np.float64)
-    for i in range(n):
-        ok = finite[i]
-        if not ok.any():
-            out[i] = 1.0
-            continue
-        idx = np.flatnonzero(ok)
-        first[i], last[i] = idx[0], idx[-1]
-        if idx.size == t:
-            continue
-        # np.interp holds the end values flat outside [idx[0], idx[-1]]
-        out[i] = np.interp(days, idx.astype(np.float64), close[i, idx])
-    return out, first, last
+    idx = np.where(quoted, np.arange(t)[None, :], -1)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    has = quoted.any(axis=1)
+    first = np.where(has, quoted.argmax(axis=1), t).astype(np.int64)
+    last = np.where(has, t - 1 - quoted[:, ::-1].argmax(axis=1), -1).astype(np.int64)
+    take = np.where(idx >= 0, idx, np.minimum(first, t - 1)[:, None])
+    filled = np.take_along_axis(close, take, axis=1)
+    filled[~has] = 1.0
+    return filled, idx, first, last
+
+
+def daily_quotes(quoted: np.ndarray, dates: np.ndarray, window: int = SPACING_WINDOW) -> np.ndarray:
+    """``(N, T)`` bool: False where a symbol's real quotes are not daily on day t.
+
+    The spacing of each real quote is the number of calendar days since the
+    previous one; on day t a symbol is not daily when the median spacing of
+    its quotes of the last ``window`` trading days is above ``MAX_DAILY_SPACING``
+    (3) calendar days.  Uses data up to t only; True where there is no spacing yet.
+    """
+    import bottleneck as bn
+
+    n, t = quoted.shape
+    if t < 2:
+        return np.ones((n, t), dtype=bool)
+    days = np.asarray(dates).astype("datetime64[D]").astype(np.int64).astype(np.float64)
+    idx = np.where(quoted, np.arange(t)[None, :], -1)
+    np.maximum.accumulate(idx, axis=1, out=idx)
+    prev = np.full((n, t), -1, dtype=np.int64)
+    prev[:, 1:] = idx[:, :-1]
+    spacing = np.where(quoted & (prev >= 0), days[None, :] - days[np.maximum(prev, 0)], np.nan)
+    med = bn.move_median(spacing, window=min(window, t), min_count=1, axis=1)
+    with np.errstate(invalid="ignore"):
+        return ~(med > MAX_DAILY_SPACING)
 
 
 def first_activity(close: np.ndarray) -> np.ndarray:
@@ -66,15 +123,23 @@ def first_activity(close: np.ndarray) -> np.ndarray:
     return np.where(has, moved.argmax(axis=1), t).astype(np.int64)
 
 
-def despike(close: np.ndarray, long_period: int, k: float) -> np.ndarray:
+def despike(close: np.ndarray, long_period: int, k: float,
+            real: np.ndarray | None = None) -> np.ndarray:
     """Cap upward spikes; returns the despiked prices D, same shape as ``close``.
 
+    ``real`` ``(N, T)`` bool marks the days whose gain ``P_t / P_{t-1}`` is a real
+    one (a quote on t after an earlier quote); by default every day from 1 on.
     For each row, sequentially in t: ``sigma_t`` is the population std of the
-    capped gains of the previous ``long_period`` days (days ``max(1, t-L) ..
-    t-1``; at least 2 gains, else no cap); the capped gain is
-    ``min(g_t, 1 + k * sigma_t)``; ``D_t = P_0 * prod(capped gains)``.  Only
-    upward jumps are capped.  The loop runs over days with all rows at once,
-    keeping running sums of the window so each day costs O(N).
+    capped real gains of the previous ``long_period`` days (days ``max(1, t-L)
+    .. t-1``; at least 2 real gains, else no cap); the capped gain is
+    ``min(g_t, 1 + k * sigma_t)``.  Only upward jumps are capped.  Causal undo:
+    when the previous real gain ``g'`` was cut by a factor ``e`` and today's
+    real gain ``g`` is a drop that takes the price back inside today's band
+    (``g' * g <= 1 + k * sigma_t``), today's capped gain is ``g * e``: D follows
+    the two-day move, so a one-day bad print that reverts brings D back to
+    the pre-spike level instead of leaving it cut by the spike's size.  ``D_t = P_0 * prod(capped gains)``.
+    The loop runs over days with all rows at once, keeping running sums of the
+    window so each day costs O(N).
     """
     close = np.asarray(close, dtype=np.float64)
     n, t = close.shape
@@ -83,38 +148,61 @@ def despike(close: np.ndarray, long_period: int, k: float) -> np.ndarray:
         raise ValueError(f"LongPeriod must be >= 2 for despiking, got {long_period}")
     if t < 2:
         return close.copy()
+    if real is None:
+        real = np.ones((n, t), dtype=bool)
+        real[:, 0] = False
+    realf = np.asarray(real, dtype=np.float64)
     gains = np.ones((n, t))
     gains[:, 1:] = close[:, 1:] / close[:, :-1]
+    gains[realf == 0] = 1.0
     capped = np.ones((n, t))
-    # running sums of r = capped gain - 1 over the window of previous gains
+    # running sums of r = capped gain - 1 and the count of real gains in the window
     s1 = np.zeros(n)
     s2 = np.zeros(n)
+    count = np.zeros(n)
+    excess = np.ones(n)  # how much the last real gain was cut (1 = not cut)
+    prev_g = np.ones(n)  # the last real gain
     kk = float(k)
     for tt in range(1, t):
-        count = min(L, tt - 1)
         g = gains[:, tt]
-        if count >= 2:
-            mean = s1 / count
-            var = np.maximum(s2 / count - mean * mean, 0.0)
-            cap = 1.0 + kk * np.sqrt(var)
-            g = np.minimum(g, cap)
-        capped[:, tt] = g
-        r_new = g - 1.0
+        rt = realf[:, tt]
+        safe = np.maximum(count, 1.0)
+        mean = s1 / safe
+        var = np.maximum(s2 / safe - mean * mean, 0.0)
+        cap = np.where(count >= 2, 1.0 + kk * np.sqrt(var), np.inf)
+        c = np.minimum(g, cap)
+        if (excess > 1.0).any():
+            # yesterday's real jump was cut and today's drop takes the price back
+            # inside the band: D follows the two-day move (undo of a bad print)
+            undo = (excess > 1.0) & (g < 1.0) & (rt > 0) & (prev_g * g <= cap)
+            c = np.where(undo, g * excess, c)
+            excess = np.where(rt > 0, np.where(undo, 1.0, g / c), excess)
+        else:
+            excess = np.where(rt > 0, g / c, excess)
+        prev_g = np.where(rt > 0, g, prev_g)
+        capped[:, tt] = c
+        r_new = c - 1.0
         s1 += r_new
         s2 += r_new * r_new
+        count += rt
         drop = tt - L  # the gain that leaves the window for day tt + 1
         if drop >= 1:
             r_old = capped[:, drop] - 1.0
             s1 -= r_old
             s2 -= r_old * r_old
+            count -= realf[:, drop]
     return close[:, :1] * np.cumprod(capped, axis=1)
 
 
-def clean(quotes: Quotes, long_period: int, stddev_threshold: float) -> Prices:
-    """Clean raw quotes into :class:`Prices` (P, D, tradable spans, first activity).
+def clean(quotes: Quotes, long_period: int, stddev_threshold: float,
+          stale_days: int = STALE_QUOTE_DAYS) -> Prices:
+    """Clean raw quotes into :class:`Prices` (P, D, quotes, spans, first activity).
 
     Adds a ``CASH`` row of 1.0 when the store has none and moves it last.
-    Raises :class:`CleaningError` for a store without dates or symbols.
+    ``stale_days`` (config ``stale_quote_days``) is kept on the result: a
+    symbol without a real quote for more than that many trading days is
+    treated as delisted from then on.  Raises :class:`CleaningError` for a
+    store without dates or symbols.
     """
     if len(quotes.dates) == 0 or len(quotes.symbols) == 0:
         raise CleaningError("the quote store holds no dates or no symbols")
@@ -128,12 +216,20 @@ def clean(quotes: Quotes, long_period: int, stddev_threshold: float) -> Prices:
     else:
         symbols.append("CASH")
         close = np.vstack([close, np.ones((1, close.shape[1]))])
-    filled, first, last = fill_gaps(close)
-    t = filled.shape[1]
+    t = close.shape[1]
+    quoted = real_quotes(close)
+    quoted[-1] = True
+    filled, last_quote, first, last = carry_forward(close, quoted)
     filled[-1] = 1.0
     first[-1], last[-1] = 0, t - 1
+    last_quote[-1] = np.arange(t)
+    days = np.arange(t)[None, :]
+    real = quoted & (days > first[:, None])
+    live = (last_quote >= 0) & (days - last_quote <= int(stale_days))
+    live &= daily_quotes(quoted, quotes.dates)
+    live[-1] = True
     active_from = first_activity(filled)
-    despiked = despike(filled, long_period, stddev_threshold)
+    despiked = despike(filled, long_period, stddev_threshold, real)
     despiked[-1] = 1.0
     return Prices(
         dates=np.asarray(quotes.dates).astype("datetime64[D]"),
@@ -143,4 +239,8 @@ def clean(quotes: Quotes, long_period: int, stddev_threshold: float) -> Prices:
         first_valid=first,
         last_valid=last,
         first_active=active_from,
+        quoted=quoted,
+        last_quote=last_quote,
+        live=live,
+        stale_days=int(stale_days),
     )

@@ -25,8 +25,10 @@ SP500_CASH_YEARS = (np.datetime64("2000-01-01"), np.datetime64("2003-01-01"))
 def rolling_sharpe(prices: Prices, long_period: int) -> np.ndarray:
     """Annualized Sharpe of the last ``L + 1`` daily returns of D, ``(N, T)``.
 
-    A return counts only inside the symbol's tradable span.  The score is 0
-    before day L, for CASH, for a zero std, and with fewer than L/2 valid returns.
+    A return counts only between two real quotes on consecutive days
+    (``data-quality.md`` section 1: a gap makes neither a fake trend nor a fake
+    calm stretch).  The score is 0 before day L, for CASH, for a zero std, and
+    with fewer than L/2 valid returns.
     """
     d = prices.despiked
     n, t = d.shape
@@ -34,9 +36,9 @@ def rolling_sharpe(prices: Prices, long_period: int) -> np.ndarray:
     ret = np.full((n, t), np.nan)
     if t > 1:
         ret[:, 1:] = d[:, 1:] / d[:, :-1] - 1.0
-    tradable = prices.tradable()
+    quoted = prices.quoted_mask()
     valid = np.zeros((n, t), dtype=bool)
-    valid[:, 1:] = tradable[:, 1:] & tradable[:, :-1]
+    valid[:, 1:] = quoted[:, 1:] & quoted[:, :-1]
     ret[~valid] = np.nan
     w = L + 1
     min_count = max(2, math.ceil(L / 2))
@@ -105,8 +107,14 @@ def ranks(score: np.ndarray, active: np.ndarray, col: int, cash: int) -> np.ndar
 
 def todays_picks(weights: np.ndarray, score: np.ndarray, prices: Prices,
                  rank_today: np.ndarray) -> tuple[Pick, ...]:
-    """The last day's non-zero weights as picks, best rank first, priced at today's P."""
+    """The last day's non-zero weights as picks, best rank first, priced at today's P.
+
+    A pick without a real quote today keeps its place (``quoted=False``) with
+    its last real quote as price and that quote's date as ``quote_date``."""
     col = weights.shape[1] - 1
+    quoted = prices.quoted_mask()[:, col]
+    last_quote = (prices.last_quote[:, col] if prices.last_quote is not None
+                  else np.where(quoted, col, -1))
     picks = [
         Pick(
             symbol=prices.symbols[i],
@@ -114,6 +122,9 @@ def todays_picks(weights: np.ndarray, score: np.ndarray, prices: Prices,
             price=float(prices.close[i, col]),
             rank=int(rank_today[i]),
             score=float(score[i, col]),
+            quote_date=(prices.dates[last_quote[i]].astype("datetime64[D]").item()
+                        if last_quote[i] >= 0 else None),
+            quoted=bool(quoted[i]) or prices.symbols[i] == "CASH",
         )
         for i in np.flatnonzero(weights[:, col] > 0)
     ]

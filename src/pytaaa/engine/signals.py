@@ -51,8 +51,10 @@ def ma_signal(d: np.ndarray, ma1: int, ma2: int, ma3: int, factor: float, kind: 
 
 
 def channel_periods(lo: float, hi: float, count: int = 7) -> list[int]:
-    """``count`` evenly spaced periods from ``lo`` to ``hi``, rounded to integers."""
-    return [int(p) for p in np.rint(np.linspace(float(lo), float(hi), count))]
+    """The original's ``count`` periods ``lo + k * (hi - lo) / count`` for k = 0 ..
+    count - 1 (``hi`` itself excluded), rounded to integers (``pipeline.md`` 5.4)."""
+    lo, hi = float(lo), float(hi)
+    return [int(p) for p in np.rint(lo + np.arange(count) * (hi - lo) / count)]
 
 
 def minmax_signal(d: np.ndarray, narrow: Sequence[float], medium: Sequence[float],
@@ -134,6 +136,7 @@ def rolling_quality(close: np.ndarray, window: int) -> np.ndarray:
 
     A day fails when the population std of the last ``window`` gains is below
     0.001 or fewer than ``window / 2`` of them differ from 1 by 0.001 or more.
+    Like the original, the first ``window - 1`` days (no full window yet) pass.
     """
     w = int(window)
     g = np.ones_like(close)
@@ -142,6 +145,7 @@ def rolling_quality(close: np.ndarray, window: int) -> np.ndarray:
     moving = move("sum", (np.abs(g - 1.0) >= 0.001).astype(np.float64), w, w, axis=1)
     with np.errstate(invalid="ignore"):
         ok = (std >= 0.001) & (moving >= w / 2.0)
+    ok[:, : min(w - 1, ok.shape[1])] = True
     return ok
 
 

@@ -88,7 +88,7 @@ def _compute(session: JobSession, config: Any, n_trials: int, workers: int,
     t0 = time.monotonic()
     try:
         quotes = read_store(config.symbols_file)
-        prices = clean(quotes, v.LongPeriod, v.stddevThreshold)
+        prices = clean(quotes, v.LongPeriod, v.stddevThreshold, v.stale_quote_days)
     except (StoreError, CleaningError) as exc:
         raise BadInput(str(exc)) from None
     first, last = prices.dates[0], prices.dates[-1]

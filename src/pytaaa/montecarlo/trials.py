@@ -414,7 +414,8 @@ def run_strategy(data: MCData, params: TrialParams) -> StrategyRun:
     score = rolling_sharpe(prices, vt.LongPeriod)
     weights = target_weights(score, sig.held, prices, vt)
     values, n_trades, _ = simulate(prices.close, weights, reb, cash, float(vt.trade_cost),
-                                   int(vt.numberStocksTraded))
+                                   int(vt.numberStocksTraded), quoted=prices.quoted_mask(),
+                                   stale=prices.stale())
     return StrategyRun(values, n_trades, weights, reb, sig.held, vt)
 
 
@@ -429,9 +430,10 @@ def run_trial(data: MCData, params: TrialParams) -> TrialResult:
     cash = prices.symbols.index("CASH")
     k = int(vt.numberStocksTraded)
     cost = float(vt.trade_cost)
+    masks = {"quoted": prices.quoted_mask(), "stale": prices.stale()}
     q = data.gauge(params.pct_D, params.pct_f)
     frac = np.clip((q + params.pct_intercept) * params.pct_slope, 0.0, params.pct_max)
-    pctlong, _, _ = simulate(prices.close, weights, reb, cash, cost, k, invested=frac)
+    pctlong, _, _ = simulate(prices.close, weights, reb, cash, cost, k, invested=frac, **masks)
     t = len(prices.dates)
     last_reb = np.where(reb, np.arange(t), -1)
     np.maximum.accumulate(last_reb, out=last_reb)

@@ -83,6 +83,7 @@ _TRADE_REASONS = {
     "new": "new pick",
     "increase": "raise to target weight",
     "decrease": "trim to target weight",
+    "stale": "no quote for too long: sold at its last quote",
 }
 
 
