@@ -100,7 +100,7 @@ def load_prices(config: Any) -> Prices:
     v = config.valuation
     try:
         quotes = read_store(config.symbols_file)
-        return clean(quotes, v.LongPeriod, v.stddevThreshold)
+        return clean(quotes, v.LongPeriod, v.stddevThreshold, v.stale_quote_days)
     except (StoreError, CleaningError) as exc:
         raise BadSearchInput(str(exc)) from None
 
