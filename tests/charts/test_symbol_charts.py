@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import struct
 import zlib
@@ -401,3 +402,15 @@ def test_ticks_stay_in_range_and_are_labelled() -> None:
     assert labels == ["0.90", "0.95", "1.00", "1.05", "1.10"]
     assert ch.safe_limits(1.0, 1.0) == pytest.approx((0.9, 1.1))
     assert ch.safe_limits(float("nan"), float("nan"), log=True) == (1.0, 10.0)
+
+
+@pytest.mark.parametrize("company", ["Buy $5 get $10 Corp", "Acme $\\x$ Corp", "50% $ off _^{}"])
+def test_company_names_are_drawn_as_text_not_math(tmp_path: Path, company: str) -> None:
+    s = series(400)
+    s = dataclasses.replace(s, company=company)
+    renderer = SymbolChartRenderer(make_dates(400), params())
+    assert renderer.render_full(s, tmp_path / "0_X.png", NOW) == []
+    assert png_size(tmp_path / "0_X.png") == (1350, 750)
+    texts = [t for t in renderer._full.figure.texts if t.get_text()]
+    assert any(company in t.get_text() for t in texts)
+    assert all(not t.get_parse_math() for t in texts)

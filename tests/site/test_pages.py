@@ -164,6 +164,21 @@ def test_symbol_with_url_unsafe_characters_is_encoded(tmp_path: Path) -> None:
     assert "0_recent_%5EGSPC.png" in c.pending
 
 
+def test_a_nul_byte_in_a_ticker_never_reaches_the_html_raw(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    analysis = make_analysis()
+    kw = site_inputs(analysis)
+    weird = analysis.prices.symbols[:3] + ("BAD\x00<b>",) + ("CASH",)
+    analysis = Analysis(**{**analysis.__dict__, "prices": Prices(**{
+        **analysis.prices.__dict__, "symbols": weird})})
+    write_site(cfg, analysis, **kw)
+    for page in cfg.webpage.glob("*.html"):
+        data = page.read_bytes()
+        assert b"\x00" not in data and b"BAD\x00" not in data, page.name
+    html = (cfg.webpage / "pyTAAAweb_symbolCharts_TodayRank.html").read_text()
+    assert "BAD\ufffd&lt;b&gt;" in html
+
+
 def test_job_banner_reads_status_files(site) -> None:
     import os
 

@@ -55,7 +55,8 @@ class TextStamps:
         self._figure = Figure(figsize=(FIG_SIZE[0], 0.4), dpi=DPI)
         self._figure.patch.set_alpha(0.0)
         self._canvas = FigureCanvasAgg(self._figure)
-        self._text = self._figure.text(0.01, 0.5, "", fontsize=size, color=color, va="center")
+        self._text = self._figure.text(0.01, 0.5, "", fontsize=size, color=color, va="center",
+                                        parse_math=False)
         self._cache: dict[str, np.ndarray] = {}
         self._limit = limit
 
@@ -132,13 +133,15 @@ class ChartFigure:
         self._stamps = _StampLayer()
         self._tick_items: list[tuple[np.ndarray, int, int]] = []
         self._stamps.set_zorder(10)
-        self.title = self.figure.text(0.5, 0.955, "", ha="center", va="center", fontsize=11)
+        self.title = self.figure.text(0.5, 0.955, "", ha="center", va="center", fontsize=11,
+                                      parse_math=False)  # "$" in a name is a dollar
         self.note_box = Rectangle((0, 0), 0, 0, transform=IdentityTransform(),
                                   facecolor="white", alpha=0.75, edgecolor="none", zorder=9)
         self.note = self.figure.text(0, 0, "", transform=IdentityTransform(), ha="left",
-                                     va="bottom", fontsize=6.5, color="0.15", zorder=10)
+                                     va="bottom", fontsize=6.5, color="0.15", zorder=10,
+                                     parse_math=False)
         self.message = ax.text(0.5, 0.5, "", transform=ax.transAxes, ha="center", va="center",
-                               fontsize=14, color="0.4", zorder=10)
+                               fontsize=14, color="0.4", zorder=10, parse_math=False)
         self._dynamic: list[Artist] = [
             ax.yaxis, self._stamps, self.note_box, self.note, self.message, self.title,
         ]

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import jinja2
 import numpy as np
+from markupsafe import Markup
 
 from pytaaa.account.trades import PortfolioValue
 from pytaaa.charts.symbol import chart_filename
@@ -110,11 +111,24 @@ def fmt_shares(v: float) -> str:
     return f"{v:,.4f}".rstrip("0")
 
 
+#: C0 control characters (but tab, LF, CR) and DEL become U+FFFD in every rendered value.
+_CONTROLS = {c: "\ufffd" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)}
+
+
+def _printable(value: object) -> object:
+    """A rendered value with control characters (a NUL in a ticker...) made visible."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return value.translate(_CONTROLS)
+    return value
+
+
 def template_env() -> jinja2.Environment:
     """A Jinja2 environment over ``pytaaa/templates`` with the formatting filters.
 
     HTML templates (``*.html.j2``) are autoescaped; text templates are not.
-    Undefined variables raise, so a template never renders half-empty.
+    Every value has its control characters (NUL...) replaced by U+FFFD, so
+    none reaches a page raw.  Undefined variables raise, so a template never
+    renders half-empty.
     """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("pytaaa.site", "templates"),
@@ -123,6 +137,7 @@ def template_env() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=_printable,
     )
     env.filters.update(money=fmt_money, num=fmt_num, pct=fmt_pct, shares=fmt_shares,
                        urlq=lambda s: quote(str(s), safe=""))
