@@ -133,3 +133,48 @@ def test_huge_holdings_amounts_end_quickly_with_a_clear_problem(tmp_path: Path) 
         assert "Traceback" not in proc.stderr
         assert f"key 'shares': '{shares}' must be a number between 0 and 1e+12" in proc.stdout
         assert proc.returncode == 1
+
+
+def _check_outputs_parse(cfg_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    cfg = load_config(cfg_path)
+    status = (cfg.performance_store / "PyTAAA_status.params").read_text().splitlines()
+    assert status[0] == "[Status]"
+    for line in status[1:]:
+        assert re.fullmatch(r"cumu_value: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \d+\.\d\d [01] "
+                            r"\d+\.\d\d", line), line
+    diag = (cfg.performance_store / "PyTAAA_diagnostic.params").read_text()
+    assert diag.count("diagnostic_time:") == diag.count("new_prices:") >= 1
+    for page in cfg.webpage.glob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        HTMLParser().feed(text)
+        assert text.rstrip().endswith("</html>"), page.name
+    for png in list(cfg.webpage.glob("*.png")):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:-4] == b"IEND", png.name
+    for params in cfg.performance_store.glob("*.params"):
+        params.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_random_sigkills_of_small_runs_leave_parseable_outputs_and_a_working_next_run(
+        tmp_path: Path) -> None:
+    import random
+
+    cfg_path = small_workspace(tmp_path, plot_generation_workers=2, montecarlo_workers=2)
+    t0 = time.monotonic()
+    first = run_cli(cfg_path)
+    assert first.returncode == 0, first.stderr
+    span = time.monotonic() - t0
+    rng = random.Random(20261130)
+    for _ in range(20):
+        proc = subprocess.Popen([*PYTAAA, "run", "--json", str(cfg_path), "--no-email", "--force"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(rng.uniform(0.0, span))
+        proc.kill()
+        proc.communicate(timeout=30)  # EOF: no helper kept the pipe open
+        _check_outputs_parse(cfg_path)
+    last = run_cli(cfg_path)
+    assert last.returncode == 0, last.stderr
+    _check_outputs_parse(cfg_path)

@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import (
@@ -31,6 +32,8 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass
 from typing import Any
+
+from pytaaa.jobs.lifeline import worker_start
 
 __all__ = [
     "TaskError",
@@ -84,18 +87,24 @@ def make_process_pool(
 
     Uses the ``forkserver`` start method (``preload`` modules imported once in
     the server, so workers start in milliseconds) or ``spawn`` where
-    forkserver does not exist.  Raises ``ValueError`` for ``workers < 1``.
+    forkserver does not exist.  The fork server and every worker die with
+    this process (:mod:`pytaaa.jobs.lifeline`).  Raises ``ValueError`` for
+    ``workers < 1``.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        if preload:
-            ctx.set_forkserver_preload(list(preload))
+        # the fork server dies with this process (PR_SET_PDEATHSIG acts when the *thread*
+        # that started it ends, so only a pool made by the main thread asks for it)
+        lifeline = ["pytaaa.jobs.lifeline"] if threading.current_thread() is \
+            threading.main_thread() else []
+        ctx.set_forkserver_preload(lifeline + list(preload))
     else:
         ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=initializer, initargs=initargs
+        max_workers=workers, mp_context=ctx, initializer=worker_start,
+        initargs=(os.getpid(), initializer, initargs),
     )
     # Start every worker now, before the pool's manager thread exists.  With
     # workers started on demand, a worker dying while another one is being
