@@ -206,3 +206,99 @@ def test_missing_store_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert "Naz100_Symbols_.hdf5" in res.stderr and "pytaaa data synth" in res.stderr
     assert "Traceback" not in res.stderr
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+# ---- real-world quotes in the daily run (data-quality.md sections 3-5) ---------------
+def _store_with(cfg_path: Path, edit) -> None:
+    from pytaaa.data.store import read_store, store_location, write_store
+    from pytaaa.model import Quotes
+
+    cfg = load_config(cfg_path)
+    q = read_store(cfg.valuation.symbols_file)
+    dates, symbols, close = edit(q.dates, list(q.symbols), q.close.copy())
+    path, key = store_location(cfg.valuation.symbols_file)
+    write_store(path, key, Quotes(dates=dates, symbols=tuple(symbols), close=close))
+
+
+def test_empty_last_day_is_reported_and_keeps_the_picks(workspace_copy: Path) -> None:
+    """Before: a phantom last row without quotes made the run say `picks: CASH 100%`,
+    suggest selling everything, exit 0 and warn nothing."""
+    import json
+
+    import numpy as np
+
+    cfg = load_config(workspace_copy)
+    before = daily_run(cfg, charts=False, montecarlo=False, send_email=False)
+
+    def add_empty_day(dates, symbols, close):
+        nxt = dates[-1] + np.timedelta64(3 if dates[-1].astype("datetime64[D]").item().weekday()
+                                         == 4 else 1, "D")
+        col = np.full((close.shape[0], 1), np.nan)
+        col[[i for i, s in enumerate(symbols) if s == "CASH"]] = 1.0
+        return np.append(dates, nxt), symbols, np.hstack([close, col])
+
+    _store_with(workspace_copy, add_empty_day)
+    res = daily_run(cfg, charts=False, montecarlo=False, send_email=False)
+    assert len(res.analysis.picks) == len(before.analysis.picks)
+    assert not any(p.symbol == "CASH" and p.weight == 1.0 for p in res.analysis.picks)
+    assert all(not p.quoted for p in res.analysis.picks)
+    # nothing is quoted today: no sale because of missing quotes, nothing bought blind
+    assert res.plan is not None and res.plan.trades == ()
+    kinds = [f.kind for f in res.data_quality.findings]
+    assert "empty last day" in kinds
+    assert "no symbol has a quote for" in res.summary()
+    page = (cfg.webpage / "pyTAAAweb.html").read_text()
+    assert 'id="data-quality"' in page and "empty last day" in page
+    summary = json.loads((cfg.webpage / "run_summary.json").read_text())
+    assert "empty last day" in [f["kind"] for f in summary["data_quality"]["findings"]]
+    for key in ("performance", "holdings", "trade_plan", "jobs"):
+        assert key in summary
+
+
+def test_partial_update_lists_the_symbols_without_a_quote(workspace_copy: Path) -> None:
+    cfg = load_config(workspace_copy)
+
+    def drop_two(dates, symbols, close):
+        live = [i for i, s in enumerate(symbols) if s != "CASH" and np.isfinite(close[i, -2])]
+        close[live[:2], -1] = np.nan
+        return dates, symbols, close
+
+    import numpy as np
+
+    _store_with(workspace_copy, drop_two)
+    res = daily_run(cfg, charts=False, montecarlo=False, send_email=False)
+    f = next(f for f in res.data_quality.findings if f.kind == "partial update")
+    assert f.size == 2 and "2 of " in f.detail and "have no quote for" in f.detail
+
+
+def test_chart_name_collision_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    """Before: `A/B` and `A_B` overwrote each other's charts (sync) or the charts job
+    drew nothing (async)."""
+    from pytaaa.pipeline import RunError
+
+    cfg_path = workspace(tmp_path)
+
+    def rename(dates, symbols, close):
+        symbols[0], symbols[1] = "AB/C", "AB_C"
+        return dates, symbols, close
+
+    _store_with(cfg_path, rename)
+    cfg = load_config(cfg_path)
+    with pytest.raises(RunError, match=r"'AB/C' and 'AB_C' would share one chart file") as err:
+        daily_run(cfg, sync=True, send_email=False)
+    assert err.value.exit_code == 2
+    assert not (cfg.webpage / "pyTAAAweb.html").exists()
+    assert not (cfg.performance_store / "PyTAAA_ranks.params").exists()
+
+
+def test_page_shows_the_performance_table(workspace_copy: Path) -> None:
+    cfg = load_config(workspace_copy)
+    daily_run(cfg, charts=False, montecarlo=False, send_email=False)
+    page = (cfg.webpage / "pyTAAAweb.html").read_text()
+    table = page[page.index('id="performance-table"'):]
+    table = table[:table.index("</table>")]
+    for text in ("Whole history", "1 year", "6 months", "1 month", "Max DD", "Volatility"):
+        assert text in table
+    row = table[table.index("1 month"):]
+    row = row[:row.index("</tr>")]
+    assert row.count("–") >= 2   # no CAGR for a month (before: "1 Mo CAGR -77.6 %")

@@ -56,6 +56,9 @@ class RunResult:
     montecarlo: Any = None
     email: Any = None
     switching: Any = None
+    data_quality: Any = None
+    portfolio: Any = None
+    plan: Any = None
     problems: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     page: Path | None = None
@@ -75,6 +78,10 @@ class RunResult:
             bh = a.backtest.stats.get("buy_hold", {}).get("whole")
             if bt and bh:
                 lines.append(f"Backtest CAGR {bt['cagr']:.1%} (buy-and-hold {bh['cagr']:.1%})")
+        if self.data_quality is not None and self.data_quality.findings:
+            lines.append(f"Data quality: {self.data_quality.summary()}")
+            lines += [f"warning: {f.detail}" for f in self.data_quality.findings
+                      if f.symbol == ""]
         for name, outcome in (("Charts", self.charts), ("Monte Carlo", self.montecarlo),
                               ("Email", self.email)):
             if outcome is not None:
@@ -155,6 +162,32 @@ def _montecarlo(result: RunResult, cfg: Config, sync: bool | None, force: bool,
     return outcome
 
 
+def _data_quality(cfg: Config, analysis: Analysis, now: dt.datetime) -> Any:
+    """The data-quality findings of the recent window (``data-quality.md`` 4), logged."""
+    from pytaaa.data.check import daily_report
+
+    v = cfg.valuation
+    report = daily_report(analysis.prices, stale_days=v.stale_quote_days,
+                          warning_days=v.data_warning_days, now=now)
+    if report.findings:
+        log.warning("data quality: %s", report.summary())
+        for f in report.findings:
+            log.warning("data quality: %s%s", f"{f.symbol}: " if f.symbol else "", f.detail)
+    return report
+
+
+def _refuse_chart_clashes(cfg: Config, analysis: Analysis) -> None:
+    """Refuse, before anything is written, tickers that share one chart file."""
+    from pytaaa.charts.symbol import chart_name_clashes
+
+    clashes = chart_name_clashes(analysis.symbols)
+    if clashes:
+        pairs = "; ".join(f"{a!r} and {b!r}" for a, b in clashes)
+        raise RunError(f"{cfg.symbols_file}: tickers {pairs} would share one chart file "
+                       "(/ and & become _, case is ignored); expected tickers whose chart "
+                       "file names differ: rename one in the store", 2)
+
+
 def daily_run(
     cfg: Config,
     *,
@@ -192,6 +225,8 @@ def daily_run(
             raise RunError(f"{cfg.symbols_file}: {exc}" if isinstance(exc, CleaningError)
                            else str(exc), 2) from None
     result.analysis = analysis
+    _refuse_chart_clashes(cfg, analysis)
+    result.data_quality = _optional(result, "data check", lambda: _data_quality(cfg, analysis, now))
     if switching is not None:
         with _stage(result, "switching"):
             result.switching = _switching(cfg, switching)
@@ -228,6 +263,7 @@ def daily_run(
             plan = trades.suggest_trades(portfolio, picks, fee=v.trade_fee,
                                          min_buy=v.min_buy_dollars,
                                          min_adjust=v.min_adjust_dollars)
+        result.portfolio, result.plan = portfolio, plan
         status_path = cfg.performance_store / STATUS_FILE
         history = _optional(result, "status history", lambda: ledger.read_status(status_path))
         if history is None:
@@ -262,7 +298,8 @@ def daily_run(
         pages = _optional(result, "web site", lambda: web.write_site(
             cfg, analysis, portfolio=portfolio, plan=plan, status_history=shown,
             market=mstatus, companies=companies, index_changes=changes, now=now,
-            timings=result.timings, switching=result.switching))
+            timings=result.timings, switching=result.switching,
+            data_quality=result.data_quality))
         if pages:
             result.files += pages
             result.page = cfg.webpage / "pyTAAAweb.html"
@@ -324,7 +361,9 @@ def _switching(cfg: Config, settings: Any) -> Any:
 def write_run_summary(result: RunResult) -> Path:
     """Write ``<webpage>/run_summary.json`` (atomically) and return its path: the
     config, the data date, the stage times, today's picks, the problems and, for a
-    switching config, the recommendation and any mismatch (``model_switching``)."""
+    switching config, the recommendation and any mismatch (``model_switching``);
+    plus data quality, performance, holdings, trade plan and jobs
+    (:mod:`pytaaa.site.summary`)."""
     import json
 
     from pytaaa._io import atomic_write_text
@@ -341,6 +380,9 @@ def write_run_summary(result: RunResult) -> Path:
     }
     if result.switching is not None:
         data["model_switching"] = result.switching.summary()
+    from pytaaa.site.summary import run_summary_extras
+
+    data.update(run_summary_extras(result))
     path = cfg.webpage / "run_summary.json"
     atomic_write_text(path, json.dumps(data, indent=2, default=str) + "\n")
     return path

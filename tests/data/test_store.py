@@ -67,18 +67,37 @@ def test_store_location_naming(tmp_path: Path, stem: str, name: str) -> None:
 
 def test_read_string_index_with_cash(tmp_path: Path) -> None:
     frame = pd.DataFrame(
-        {"CASH": [1.0, 1.0, 1.0, 1.0], "BQRT": [5.0, 2.0, np.nan, 9.0], "AAPX": [7.0, 6.0, 8.0, 1.5]},
-        index=["2020-01-03", "2020-01-02", "2020-01-06", "2020-01-03"],
+        {"CASH": [1.0, 1.0, 1.0], "BQRT": [5.0, 2.0, np.nan], "AAPX": [7.0, 6.0, 8.0]},
+        index=["2020-01-03", "2020-01-02", "2020-01-06"],
     )
     quotes = read_store(_pytaaa_store(tmp_path, frame))
     assert quotes.symbols == ("BQRT", "AAPX", "CASH")
     assert quotes.dates.dtype == np.dtype("datetime64[D]")
     assert quotes.dates.tolist() == [dt.date(2020, 1, 2), dt.date(2020, 1, 3), dt.date(2020, 1, 6)]
-    # the repeated 2020-01-03 keeps its last row
-    np.testing.assert_array_equal(quotes.close[0], [2.0, 9.0, np.nan])
-    np.testing.assert_array_equal(quotes.close[1], [6.0, 1.5, 8.0])
+    np.testing.assert_array_equal(quotes.close[0], [2.0, 5.0, np.nan])
+    np.testing.assert_array_equal(quotes.close[1], [6.0, 7.0, 8.0])
     np.testing.assert_array_equal(quotes.close[2], [1.0, 1.0, 1.0])
     assert quotes.close.dtype == np.float64 and quotes.close.flags.c_contiguous
+
+
+def test_repeated_dates_in_a_store_are_an_error_naming_them(tmp_path: Path) -> None:
+    """data-quality.md 3: a store with duplicate dates is a clear error naming the dates
+    (before: the last row won silently); the raw reader still sees every row."""
+    frame = pd.DataFrame({"BQRT": [5.0, 2.0, 9.0, 4.0]},
+                         index=["2020-01-03", "2020-01-02", "2020-01-03", "2020-01-06"])
+    sym = _pytaaa_store(tmp_path, frame)
+    with pytest.raises(StoreError, match=r"1 repeated dates \(2020-01-03\).*data check --fix"):
+        read_store(sym)
+    assert read_store(sym, raw=True).close.shape == (1, 4)
+
+
+@pytest.mark.parametrize("bad", ["", "A B", "X\nY", "AB;C", "A,B", "'Q'", "x" * 30])
+def test_bad_tickers_are_rejected_by_name_when_the_store_is_read(tmp_path: Path, bad) -> None:
+    """Before: a ticker with a space or line break shifted the ranks file and an empty
+    one half-updated the outputs."""
+    frame = pd.DataFrame({"GOOD": [1.0, 2.0], bad: [3.0, 4.0]}, index=["2020-01-02", "2020-01-03"])
+    with pytest.raises(StoreError, match=r"column 2 .* is not a usable ticker"):
+        read_store(_pytaaa_store(tmp_path, frame))
 
 
 def test_read_datetime_index_without_cash(tmp_path: Path) -> None:

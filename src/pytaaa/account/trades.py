@@ -245,13 +245,16 @@ def _cash_after(cash: float, trades: Sequence[Trade], fee: float) -> float:
     return cash + sold - bought - fee * len(trades)
 
 
-def _trim_buys(cash: float, sells: list[Trade], buys: list[Trade], fee: float) -> list[Trade]:
+def _trim_buys(cash: float, sells: list[Trade], buys: list[Trade], fee: float,
+               min_buy: float = 0.0) -> list[Trade]:
     buys = list(buys)
     while buys and _cash_after(cash, sells + buys, fee) < -_EPS:
         last = buys[-1]
         deficit = -_cash_after(cash, sells + buys, fee)
         cut = min(last.shares, float(math.ceil(deficit / last.price - _EPS)))
-        if last.shares - cut < 1 or last.shares - cut >= last.shares:  # none left, or no progress
+        left = last.shares - cut
+        too_small = last.reason == "new" and left * last.price < min_buy - last.price
+        if left < 1 or left >= last.shares or too_small:  # none left, no progress, under min
             buys.pop()
         else:
             buys[-1] = Trade("BUY", last.symbol, last.shares - cut, last.price, last.reason)
@@ -318,7 +321,7 @@ def suggest_trades(
         # and of those the one with the most trades
         n_fees = max((k for k in tried if count[k] <= k), key=lambda k: (count[k], -k))
     sells, buys, skipped = tried[n_fees]
-    buys = _trim_buys(book.cash, sells, buys, fee)
+    buys = _trim_buys(book.cash, sells, buys, fee, min_buy)
     trades = sells + buys
     cash_after = _cash_after(book.cash, trades, fee)
     return TradePlan(

@@ -121,10 +121,12 @@ class PortfolioValue:
 
     @property
     def annualized_return(self) -> float | None:
-        """CAGR since the first trade date as a fraction (0.12 = 12 %/year), or None."""
+        """CAGR since the first trade date as a fraction (0.12 = 12 %/year), or None
+        (also below one year of history: a shorter period is never annualized;
+        show :attr:`profit_pct`, the total return, instead)."""
         years = self.years
         total = self.total
-        if years is None or years <= 0 or self.cumulative_cash_in <= 0 or total <= 0:
+        if years is None or years < 1 or self.cumulative_cash_in <= 0 or total <= 0:
             return None
         return (total / self.cumulative_cash_in) ** (1.0 / years) - 1.0
 

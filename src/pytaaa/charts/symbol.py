@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,6 +64,7 @@ __all__ = [
     "SymbolChartRenderer",
     "safe_symbol",
     "chart_filename",
+    "chart_name_clashes",
     "render_symbol",
     "MIN_RECENT_POINTS",
 ]
@@ -158,6 +160,23 @@ def safe_symbol(symbol: str) -> str:
     out = "".join("_" if ch in _UNSAFE else ch for ch in symbol)
     if out.startswith("."):
         out = "_" + out[1:]
+    return out
+
+
+def chart_name_clashes(symbols: Sequence[str]) -> list[tuple[str, str]]:
+    """Pairs of tickers whose chart files would be the same file (``A/B`` and
+    ``A_B``; also names that differ only in case, one file on macOS and
+    Windows).  Returns ``(first, second)`` in symbol order; [] when all differ."""
+    seen: dict[str, str] = {}
+    out: list[tuple[str, str]] = []
+    for sym in symbols:
+        if sym == "CASH" or not sym:
+            continue
+        key = safe_symbol(sym).casefold()
+        if key in seen:
+            out.append((seen[key], sym))
+        else:
+            seen[key] = sym
     return out
 
 

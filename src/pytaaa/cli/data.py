@@ -1,4 +1,5 @@
-"""``pytaaa data``: create a synthetic workspace, import CSV quotes, download quotes.
+"""``pytaaa data``: create a synthetic workspace, import CSV quotes, download quotes,
+check a store's data quality (``check [--fix]``).
 
 User mistakes (a bad config, a bad CSV, an existing workspace) end with one
 clear line and a non-zero exit status: 2 for a config or usage problem, 1 for
@@ -133,3 +134,66 @@ def update_command(
     except OSError as exc:
         raise click.ClickException(f"cannot write the store next to {target}: {exc.strerror}") from None
     click.echo(f"Updated; {_summary(quotes, target)}")
+
+
+@data.command(name="check")
+@click.option("--json", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="config whose symbols_file names the store")
+@click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="symbols file next to the store (instead of --json)")
+@click.option("--store", "store_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="an HDF5 store file to check directly (its key is named after the file)")
+@click.option("--fix", is_flag=True,
+              help="repair bad prints, split ratios, duplicates and bad values (backup first)")
+@click.option("--stale-days", type=click.IntRange(1, 250), default=None,
+              help="trading days without a quote before a symbol is stale (config or 5)")
+@click.option("--as-json", "as_json", is_flag=True, help="print the findings as JSON")
+def check_command(config_path: Path | None, symbols_file: Path | None, store_file: Path | None,
+                  fix: bool, stale_days: int | None, as_json: bool) -> None:
+    """List every data-quality finding of a quote store (exit 0 clean, 1 findings, 2 unreadable)."""
+    import json
+    import sys
+
+    from pytaaa.data.check import run_check
+
+    if store_file is not None:
+        if config_path is not None or symbols_file is not None:
+            raise click.UsageError("give --store FILE alone, or --json / --symbols-file")
+        if not store_file.name.endswith("_.hdf5"):
+            raise _ConfigProblem(f"{store_file}: expected a store named <List>_.hdf5")
+        target = store_file.with_name(store_file.name[: -len("_.hdf5")] + ".txt")
+    else:
+        target = _symbols_file(config_path, symbols_file)
+    if stale_days is None:
+        stale_days = 5
+        if config_path is not None:
+            stale_days = load_config(config_path).valuation.stale_quote_days
+    try:
+        outcome = run_check(target, stale_days=stale_days, fix=fix, now=dt.datetime.now())
+    except StoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        click.echo(f"error: cannot write the store next to {target}: {exc.strerror}", err=True)
+        sys.exit(2)
+    report = outcome.report
+    if as_json:
+        click.echo(json.dumps({"summary": report.summary(),
+                               "findings": [f.as_dict() for f in report.findings],
+                               "backup": str(outcome.backup) if outcome.backup else None,
+                               "changes": outcome.changes}, indent=2))
+    else:
+        for f in report.findings:
+            size = f"{f.size:g}"
+            when = f.start.isoformat() if f.start else "-"
+            if f.end and f.end != f.start:
+                when += f" .. {f.end.isoformat()}"
+            click.echo(f"{f.symbol or '(store)':<10} {f.kind:<16} {when:<24} {size:>8}  {f.detail}")
+        if outcome.backup is not None:
+            click.echo(f"backup of the store: {outcome.backup}")
+            for line in outcome.changes:
+                click.echo(f"fixed: {line}")
+            if not outcome.changes:
+                click.echo("nothing to repair")
+        click.echo(report.summary())
+    sys.exit(0 if report.clean else 1)

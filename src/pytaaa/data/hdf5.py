@@ -11,6 +11,7 @@ public face of the store; this module holds the HDF5 layout only.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ __all__ = [
     "frame_to_quotes",
     "parse_iso_dates",
     "short_message",
+    "check_tickers",
+    "TICKER_RE",
     "HOW_TO_CREATE",
 ]
 
@@ -40,6 +43,8 @@ HOW_TO_CREATE = (
     "create one with `pytaaa data synth` (synthetic demo data) or "
     "`pytaaa data import-csv --json CONFIG FILES...` (your own quotes)"
 )
+
+TICKER_RE = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.^=_\-/&]{0,23}$")
 
 _LIST_NAMES = {
     "naz100_symbols": "Naz100_Symbols",
@@ -144,14 +149,34 @@ def _numeric_values(frame: pd.DataFrame, where: str) -> np.ndarray:
     return values
 
 
-def frame_to_quotes(frame: object, where: str) -> Quotes:
+def check_tickers(columns: Sequence[str], where: str) -> None:
+    """Raise :class:`StoreError` naming the first column that is not a usable ticker.
+
+    A ticker is 1-24 characters: letters, digits and ``. - ^ = _ / &``, starting
+    with a letter, digit or ``^`` (no spaces, line breaks, separators or quotes:
+    they would shift the ranks file and break file names).
+    """
+    for n, col in enumerate(columns, start=1):
+        if not TICKER_RE.match(col):
+            shown = repr(col) if col else "'' (empty)"
+            raise StoreError(
+                f"{where}: column {n} {shown} is not a usable ticker; expected 1-24 letters, "
+                "digits or . - ^ = _ / & (no spaces, line breaks or separators)"
+            )
+
+
+def frame_to_quotes(frame: object, where: str, *, duplicates: str = "last",
+                    raw: bool = False) -> Quotes:
     """Validate a dates x tickers frame and turn it into :class:`Quotes`.
 
-    Dates are sorted ascending, a repeated date keeps its last row, ``CASH``
-    moves last, non-finite or non-positive prices become NaN (with a warning).
-    Raises :class:`StoreError`, prefixed with ``where``, for something that is
-    not a DataFrame, an empty frame, repeated or only-CASH columns, an
-    unparseable date or a non-numeric value.
+    Tickers are checked (:func:`check_tickers`).  Dates are sorted ascending;
+    a repeated date keeps its last row with a warning (``duplicates="last"``)
+    or is an error naming the dates (``"error"``, a store).  ``CASH`` moves
+    last; non-finite or non-positive prices become NaN (with a warning).  With
+    ``raw`` the rows keep their order, repeated dates and bad values (for
+    ``pytaaa data check``).  Raises :class:`StoreError`, prefixed with
+    ``where``, for something that is not a DataFrame, an empty frame, a bad,
+    repeated or only-CASH column, an unparseable date or a non-numeric value.
     """
     if not isinstance(frame, pd.DataFrame):
         raise StoreError(
@@ -164,6 +189,7 @@ def frame_to_quotes(frame: object, where: str) -> Quotes:
             f"at least one date and one ticker; {HOW_TO_CREATE}"
         )
     columns = [str(c).strip() for c in frame.columns]
+    check_tickers(columns, where)
     dups = sorted({c for c in columns if columns.count(c) > 1})
     if dups:
         raise StoreError(f"{where}: repeated ticker columns {', '.join(dups)}; expected unique tickers")
@@ -171,15 +197,25 @@ def frame_to_quotes(frame: object, where: str) -> Quotes:
         raise StoreError(f"{where}: only a CASH column; expected at least one ticker")
     dates = _parse_dates(frame.index, where)
     values = _numeric_values(frame, where)
+    perm = [j for j, c in enumerate(columns) if c != "CASH"]
+    perm += [j for j, c in enumerate(columns) if c == "CASH"]
+    if raw:
+        return Quotes(dates=dates, symbols=tuple(columns[j] for j in perm),
+                      close=np.ascontiguousarray(values[:, perm].T, dtype=np.float64))
     order = np.argsort(dates, kind="stable")
     dates, values = dates[order], values[order]
     keep = np.ones(len(dates), dtype=bool)
     keep[:-1] = dates[:-1] != dates[1:]
     if not keep.all():
+        repeated = np.unique(dates[1:][~keep[:-1]])
+        if duplicates == "error":
+            shown = ", ".join(str(d) for d in repeated[:5]) + (" ..." if repeated.size > 5 else "")
+            raise StoreError(
+                f"{where}: {repeated.size} repeated dates ({shown}); expected one row per "
+                "date (`pytaaa data check --fix` keeps the last row of each)"
+            )
         log.warning("%s: %d repeated dates, keeping the last row of each", where, (~keep).sum())
         dates, values = dates[keep], values[keep]
-    perm = [j for j, c in enumerate(columns) if c != "CASH"]
-    perm += [j for j, c in enumerate(columns) if c == "CASH"]
     symbols = tuple(columns[j] for j in perm)
     close = np.ascontiguousarray(values[:, perm].T, dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -217,19 +253,20 @@ def _load_frame(path: Path, key: str, where: str) -> object:
         ) from None
 
 
-def read_store(symbols_file: Path) -> Quotes:
+def read_store(symbols_file: Path, *, raw: bool = False) -> Quotes:
     """Read the quote store that belongs to ``symbols_file`` (:func:`store_location`).
 
     Reads the HDF5 file; accepts a string or datetime index and an optional
-    ``CASH`` column.  Returns :class:`Quotes` with dates ascending (a repeated
-    date keeps its last row), the store's column order with ``CASH`` moved
-    last, and ``close`` ``(N, T)`` float64 (NaN = no quote).  Raises
-    :class:`StoreError` naming the file and key for a missing file or key, an
-    unreadable or empty store, a non-numeric column or an unparseable date.
+    ``CASH`` column.  Returns :class:`Quotes` with dates ascending, the store's column order with ``CASH`` moved
+    last, and ``close`` ``(N, T)`` float64 (NaN = no quote); ``raw`` keeps the
+    rows as stored (see :func:`frame_to_quotes`).  Raises :class:`StoreError`
+    naming the file and key for a missing file or key, an unreadable or empty
+    store, a bad ticker column, repeated dates (naming them), a non-numeric
+    column or an unparseable date.
     """
     path, key = store_location(Path(symbols_file))
     where = f"quote store {path} (key '{key}')"
-    return frame_to_quotes(_load_frame(path, key, where), where)
+    return frame_to_quotes(_load_frame(path, key, where), where, duplicates="error", raw=raw)
 
 
 def quotes_to_frame(quotes: Quotes, *, string_index: bool = True) -> pd.DataFrame:

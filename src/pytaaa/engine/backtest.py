@@ -25,6 +25,7 @@ __all__ = [
     "simulate",
     "buy_and_hold",
     "horizon_stats",
+    "horizon_start",
     "series_stats",
     "new_highs_lows",
     "uptrend_counts",
@@ -215,21 +216,27 @@ def horizon_stats(
     """
     d = np.asarray(dates).astype("datetime64[D]")
     out: dict[str, dict[str, float]] = {}
-    if d.size == 0:
-        return out
-    last = d[-1]
     for label, years in horizons.items():
-        if years is None:
-            start = 0
-        else:
-            cut = last - np.timedelta64(int(round(years * DAYS_PER_YEAR)), "D")
-            if d[0] > cut:
-                continue
-            start = int(np.searchsorted(d, cut))
-        if d.size - start < 2:
-            continue
-        out[label] = series_stats(values[start:], d[start:])
+        start = horizon_start(d, years)
+        if start is not None:
+            out[label] = series_stats(values[start:], d[start:])
     return out
+
+
+def horizon_start(dates: np.ndarray, years: float | None) -> int | None:
+    """Index where a horizon of ``years`` starts (None = whole history: 0): the first
+    date on or after ``last - years*365.25`` days; None when the history does not
+    reach back that far or leaves fewer than 2 days."""
+    d = np.asarray(dates).astype("datetime64[D]")
+    if d.size < 2:
+        return None
+    if years is None:
+        return 0
+    cut = d[-1] - np.timedelta64(int(round(years * DAYS_PER_YEAR)), "D")
+    if d[0] > cut:
+        return None
+    start = int(np.searchsorted(d, cut))
+    return start if d.size - start >= 2 else None
 
 
 def run_backtest(prices: Prices, weights: np.ndarray, rebalance: np.ndarray, v: Any) -> BacktestResult:

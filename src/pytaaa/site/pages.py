@@ -39,6 +39,7 @@ from pytaaa.account.ledger import StatusHistory, timing_signal
 from pytaaa.account.market import MarketStatus
 from pytaaa.account.trades import PortfolioValue, TradePlan
 from pytaaa.config import Config
+from pytaaa.engine.performance import performance_table
 from pytaaa.model import Analysis
 from pytaaa.site.context import (
     JOB_KINDS,
@@ -247,6 +248,20 @@ def _index_changes(
 
 
 # --------------------------------------------------------------------------- entry point
+#: rows of the "Data quality" box; the rest is counted and left to `pytaaa data check`
+DATA_QUALITY_ROWS = 25
+
+
+def data_quality_context(report: Any) -> dict[str, Any] | None:
+    """The "Data quality" box: None without findings, else the summary line, the
+    first ``DATA_QUALITY_ROWS`` findings (store-wide ones first) and how many more."""
+    if report is None or not report.findings:
+        return None
+    rows = sorted(report.findings, key=lambda f: f.symbol != "")
+    return {"summary": report.summary(), "rows": rows[:DATA_QUALITY_ROWS],
+            "more": max(0, len(rows) - DATA_QUALITY_ROWS)}
+
+
 def write_site(
     config: Config,
     analysis: Analysis,
@@ -262,6 +277,7 @@ def write_site(
     draw_charts: bool = True,
     symbols: Sequence[str] | None = None,
     switching: Any = None,
+    data_quality: Any = None,
 ) -> list[Path]:
     """Write the whole web site into ``config.webpage`` and return the files written.
 
@@ -275,7 +291,9 @@ def write_site(
     skips the four site charts (they must then exist already).  ``symbols``
     are the symbols with chart pages (default :func:`chart_symbols`).
     ``switching`` (a :class:`~pytaaa.models.account.SwitchingOutcome`, for a
-    switching config) adds the "Model switching" section.
+    switching config) adds the "Model switching" section.  ``data_quality`` (a
+    :class:`~pytaaa.data.check.CheckReport`) adds the "Data quality" box when it
+    has findings.  The performance table comes from the analysis' backtest.
 
     Creates ``webpage`` if needed.  Raises ``OSError`` when it cannot be
     written; a chart that fails to draw is logged, never raised.
@@ -314,6 +332,8 @@ def write_site(
         mc_images=[image_ref(webpage, n, alt, "montecarlo") for n, alt in MC_CHARTS],
         index_changes=_index_changes(index_changes, companies),
         sw=None if switching is None else switching_context(switching, webpage),
+        dq=data_quality_context(data_quality),
+        performance=performance_table(analysis.backtest),
     )
     atomic_write_text(webpage / MAIN_PAGE, main_html)
     written.append(webpage / MAIN_PAGE)
