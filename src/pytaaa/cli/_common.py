@@ -12,7 +12,7 @@ import click
 if TYPE_CHECKING:
     from pytaaa.config import Config
 
-__all__ = ["load_config_or_exit", "setup_logging"]
+__all__ = ["load_config_or_exit", "scheduler_or_exit", "setup_logging"]
 
 
 class _Formatter(logging.Formatter):
@@ -45,4 +45,18 @@ def load_config_or_exit(path: str | Path) -> Config:
     except ConfigError as err:
         for line in str(err).splitlines():
             click.echo(f"error: {line}", err=True)
+        sys.exit(2)
+
+
+def scheduler_or_exit(address: str | None) -> str | None:
+    """A Dask scheduler address checked for a command (None stays None); a
+    malformed one prints one line and exits with status 2."""
+    if not address:
+        return None
+    from pytaaa.jobs.dask_pool import check_address
+
+    try:
+        return check_address(address)
+    except ValueError as err:
+        click.echo(f"error: {err}", err=True)
         sys.exit(2)

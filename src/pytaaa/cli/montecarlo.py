@@ -27,15 +27,19 @@ __all__ = ["montecarlo"]
               help="Trial worker processes (default: montecarlo_workers).")
 @click.option("--force", is_flag=True,
               help="Run even when PyTAAA_monteCarloBacktest.png is still fresh.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler (tcp://HOST:8786) or 'local' (default: dask_scheduler).")
 def montecarlo(json_path: str, mode: str | None, trials: int | None, workers: int | None,
-               force: bool) -> None:
+               force: bool, scheduler: str | None) -> None:
     """Monte Carlo backtest: PyTAAA_monteCarloBacktest*.png and its data files."""
-    from pytaaa.cli._common import load_config_or_exit
+    from pytaaa.cli._common import load_config_or_exit, scheduler_or_exit
     from pytaaa.montecarlo.start import start_montecarlo
 
     config = load_config_or_exit(json_path)
+    scheduler = scheduler_or_exit(scheduler or config.valuation.dask_scheduler)
     sync = None if mode is None else mode == "sync"
-    res = start_montecarlo(config, sync=sync, trials=trials, workers=workers, force=force)
+    res = start_montecarlo(config, sync=sync, trials=trials, workers=workers, force=force,
+                           scheduler=scheduler)
     click.echo(f"Monte Carlo: {res.describe()}")
     if res.mode == "sync":
         sys.exit(res.exit_code or 0)

@@ -48,8 +48,7 @@ def optimize(ctx: click.Context, json_path: str | None, trials: int | None, seed
     """
     if ctx.invoked_subcommand is not None:
         return
-    from pytaaa.cli._common import load_config_or_exit
-    from pytaaa.jobs.dask_pool import check_address
+    from pytaaa.cli._common import load_config_or_exit, scheduler_or_exit
     from pytaaa.models.optimize import DEFAULT_TRIALS
     from pytaaa.models.optimize_job import start_optimize
 
@@ -58,13 +57,7 @@ def optimize(ctx: click.Context, json_path: str | None, trials: int | None, seed
         sys.exit(2)
     config = load_config_or_exit(json_path)
     v = config.valuation
-    scheduler = scheduler or v.dask_scheduler
-    if scheduler:
-        try:
-            scheduler = check_address(scheduler)
-        except ValueError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+    scheduler = scheduler_or_exit(scheduler or v.dask_scheduler)
     n = trials or DEFAULT_TRIALS
     res = start_optimize(config, sync=mode == "sync", trials=n,
                          seed=v.montecarlo_seed if seed is None else seed,

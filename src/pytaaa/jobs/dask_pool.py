@@ -105,7 +105,7 @@ class DaskPool(WorkerPool):
             if self.address == LOCAL:
                 self._cluster = LocalCluster(
                     n_workers=int(workers), threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.WARNING,
+                    dashboard_address=None, silence_logs=logging.CRITICAL,
                 )
                 self.client = Client(self._cluster, timeout=timeout)
             else:

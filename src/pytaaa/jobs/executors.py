@@ -29,7 +29,7 @@ from typing import Any
 
 from pytaaa.jobs.pool import make_process_pool, pin_threads, shutdown_pool
 
-__all__ = ["WorkerPool", "LocalPool", "prepare_worker"]
+__all__ = ["WorkerPool", "LocalPool", "make_worker_pool", "prepare_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -121,3 +121,17 @@ class LocalPool(WorkerPool):
 
     def make_executor(self, payload: Any, preload: Sequence[str] = ()) -> cf.Executor:
         return _LocalExecutor(make_process_pool(self.workers, _install, (payload,), preload))
+
+
+def make_worker_pool(scheduler: str | None, workers: int) -> WorkerPool:
+    """A :class:`LocalPool` of ``workers`` processes when ``scheduler`` is empty,
+    else a :class:`~pytaaa.jobs.dask_pool.DaskPool` on that scheduler
+    (``"local"``: a LocalCluster of ``workers`` processes).  Raises
+    ``ValueError`` for a bad address or worker count and
+    :class:`~pytaaa.jobs.dask_pool.DaskUnavailable` when Dask is missing or
+    the scheduler does not answer."""
+    if not scheduler:
+        return LocalPool(workers)
+    from pytaaa.jobs.dask_pool import DaskPool
+
+    return DaskPool(scheduler, workers=workers)

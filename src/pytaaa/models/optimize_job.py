@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytaaa.jobs.executors import LocalPool, WorkerPool
+from pytaaa.jobs.executors import WorkerPool, make_worker_pool
 from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import (
@@ -47,8 +47,8 @@ from pytaaa.jobs.runtime import (
 from pytaaa.jobs.status import JobStatus
 from pytaaa.models.optimize import IN_YEARS, OUT_YEARS
 
-__all__ = ["KIND", "LOG_NAME", "OptimizeStart", "OptimizeResult", "make_pool",
-           "run_optimize_job", "start_optimize", "main"]
+__all__ = ["KIND", "LOG_NAME", "OptimizeStart", "OptimizeResult", "run_optimize_job",
+           "start_optimize", "main"]
 
 KIND = "optimize"
 LOG_NAME = "optimize.log"
@@ -81,19 +81,6 @@ class OptimizeResult:
     summary: list[str] = field(default_factory=list)
     message: str | None = None
     seconds: float = 0.0
-
-
-def make_pool(scheduler: str | None, workers: int) -> WorkerPool:
-    """A local pool of ``workers`` processes, or a Dask pool for ``scheduler``
-    (``"local"``: a LocalCluster of ``workers`` processes).  Raises
-    ``ValueError`` for a bad address and
-    :class:`~pytaaa.jobs.dask_pool.DaskUnavailable` when Dask is missing or
-    the scheduler does not answer."""
-    if not scheduler:
-        return LocalPool(workers)
-    from pytaaa.jobs.dask_pool import DaskPool
-
-    return DaskPool(scheduler, workers=workers)
 
 
 def _pct(x: float) -> str:
@@ -203,7 +190,7 @@ def run_optimize_job(session: JobSession, config: Any, *, trials: int, seed: int
             log.line(f"\u2717 {result.message}")
             return result
         try:
-            pool = make_pool(scheduler, workers)
+            pool = make_worker_pool(scheduler, max(1, min(workers, trials)))
         except ValueError as exc:
             raise BadSearchInput(str(exc)) from None
         prices, res = _compute(session, config, trials, seed, pool, windows, result, progress)

@@ -61,7 +61,7 @@ class MCJobResult:
 
 
 def header(log: JobLog, config: Any, *, job_id: str, trials: int, workers: int,
-           platform_label: str, title: str, source: str) -> None:
+           platform_label: str, title: str, source: str, scheduler: str | None = None) -> None:
     """The first lines of a Monte Carlo job log: config, platform, trials (and
     where the count comes from: ``source``), workers, seed."""
     v = config.valuation
@@ -72,14 +72,19 @@ def header(log: JobLog, config: Any, *, job_id: str, trials: int, workers: int,
     log.line(f"Platform: {platform_label}, trials: {trials} ({source})")
     log.line(f"Workers: {workers}, seed: {v.montecarlo_seed}, "
              f"method: {v.uptrendSignalMethod}, stockList: {v.stockList}")
+    if scheduler:
+        log.line(f"Dask scheduler: {scheduler}")
     log.rule()
 
 
 def _compute(session: JobSession, config: Any, n_trials: int, workers: int,
-             result: MCJobResult, progress: Callable[[int], None] | None) -> Any:
-    """Read the store, run the trials; returns ``(prices, data, params, run)``."""
+             result: MCJobResult, progress: Callable[[int], None] | None,
+             scheduler: str | None = None) -> Any:
+    """Read the store, run the trials (on the local pool, or on the Dask
+    cluster of ``scheduler``); returns ``(prices, data, params, run)``."""
     from pytaaa.data.store import StoreError, read_store
     from pytaaa.engine.cleaning import CleaningError, clean
+    from pytaaa.jobs.executors import make_worker_pool
     from pytaaa.montecarlo.pool import run_trials, share_data
     from pytaaa.montecarlo.trials import TrialError, draw_trials, prepare
 
@@ -97,16 +102,7 @@ def _compute(session: JobSession, config: Any, n_trials: int, workers: int,
              f"(despike window LongPeriod {v.LongPeriod}, not varied by the trials)")
     del quotes
     data = prepare(prices, v)
-    try:
-        data = share_data(data, session.work_dir())
-        prices = data.prices  # memory-mapped: this process drops its own copy
-    except OSError as exc:
-        log.line(f"Cannot share the data through files ({exc.strerror or exc}); "
-                 "sending a copy to each worker")
     params = draw_trials(v, n_trials, v.montecarlo_seed)
-    session.status.set_total(n_trials)
-    session.status.set_state(JobStatus.RUNNING)  # written at once, with the total
-    log.line(f"Running {n_trials} trials on {min(workers, n_trials)} worker process(es)")
 
     def on_result(item: Any) -> None:
         result.done += 1
@@ -126,8 +122,22 @@ def _compute(session: JobSession, config: Any, n_trials: int, workers: int,
         if progress is not None:
             progress(1)
 
-    run = run_trials(data, params, workers=workers, on_result=on_result,
-                     should_stop=session.should_stop, on_tick=session.status.tick)
+    pool = make_worker_pool(scheduler, max(1, min(workers, n_trials)))
+    try:
+        if pool.local_files:
+            try:
+                data = share_data(data, session.work_dir())
+                prices = data.prices  # memory-mapped: this process drops its own copy
+            except OSError as exc:
+                log.line(f"Cannot share the data through files ({exc.strerror or exc}); "
+                         "sending a copy to each worker")
+        session.status.set_total(n_trials)
+        session.status.set_state(JobStatus.RUNNING)  # written at once, with the total
+        log.line(f"Running {n_trials} trials on {pool.label}")
+        run = run_trials(data, params, pool=pool, on_result=on_result,
+                         should_stop=session.should_stop, on_tick=session.status.tick)
+    finally:
+        pool.close()
     if run.rebuilds:
         log.line(f"A worker process died; the pool was rebuilt {run.rebuilds} time(s)")
     return prices, data, params, run
@@ -175,13 +185,16 @@ def run_montecarlo_job(
     title: str,
     progress: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
+    scheduler: str | None = None,
 ) -> MCJobResult:
     """Run a Monte Carlo job for ``config`` under ``session``; return how it ended.
 
     Reads the config's quote store; writes the data files into
     ``performance_store``, the PNGs into ``webpage``, log lines to
     ``session.log`` and the status file.  ``progress(n)`` is called as trials
-    finish; ``now`` (default: the clock) is printed on the charts.  Never
+    finish; ``now`` (default: the clock) is printed on the charts;
+    ``scheduler`` runs the trials on that Dask cluster (``"local"``: a
+    LocalCluster) instead of local worker processes.  Never
     raises for a trial, input or runtime failure (they end up in the result);
     ``KeyboardInterrupt`` is re-raised after a clean stop.
     """
@@ -199,7 +212,8 @@ def run_montecarlo_job(
             )
             log.line(f"\u2717 {result.message}")
             return result
-        prices, _, params, run = _compute(session, config, trials, workers, result, progress)
+        prices, _, params, run = _compute(session, config, trials, workers, result, progress,
+                                          scheduler)
         if run.stopped or session.should_stop():
             state, result.exit_code = JobStatus.CANCELLED, EXIT_CANCELLED
             message = f"cancelled ({session.stop.reason or 'stopped'})"

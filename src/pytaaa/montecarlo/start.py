@@ -8,7 +8,7 @@ or runs the same job code in this process (sync).  Nothing here raises for a
 runtime problem: the returned :class:`MonteCarloStart` says what happened and
 the daily run goes on.
 
-``python -m pytaaa.montecarlo.start --json-file CFG [--trials N] [--workers N]``
+``python -m pytaaa.montecarlo.start --json-file CFG [--trials N] [--workers N] [--scheduler ADDR]``
 is the detached job (the seed's runner): it re-reads the config and the quote
 store and runs :func:`pytaaa.montecarlo.job.run_montecarlo_job`.  Without
 ``--json-file`` it exits 2.
@@ -112,7 +112,8 @@ def _terminal_progress(total: int, enabled: bool) -> Iterator[Callable[[int], No
 
 
 def _run_sync(config: Any, trials: int, workers: int, grace: float, platform_label: str,
-              source: str, now: dt.datetime, show_progress: bool) -> MonteCarloStart:
+              source: str, now: dt.datetime, show_progress: bool,
+              scheduler: str | None) -> MonteCarloStart:
     job_id = new_job_id()
     webpage = Path(config.webpage)
     log_path = webpage / LOG_NAME
@@ -128,14 +129,16 @@ def _run_sync(config: Any, trials: int, workers: int, grace: float, platform_lab
     joblog = JobLog(stream)
     try:
         header(joblog, config, job_id=job_id, trials=trials, workers=workers,
-               platform_label=platform_label, title=SYNC_TITLE, source=source)
+               platform_label=platform_label, title=SYNC_TITLE, source=source,
+               scheduler=scheduler)
         session = JobSession(
             JobPaths(webpage, KIND), job_id=job_id, workers=workers, log=joblog,
             log_path=log_path, detached=False, grace=grace, stop=StopFlag(),
         )
         with _terminal_progress(trials, show_progress) as progress:
             r = run_montecarlo_job(session, config, trials=trials, workers=workers,
-                                   title=SYNC_TITLE, progress=progress, now=now)
+                                   title=SYNC_TITLE, progress=progress, now=now,
+                                   scheduler=scheduler)
     finally:
         joblog.close()
     reason = None if r.state is JobStatus.SUCCEEDED else r.message
@@ -151,6 +154,7 @@ def start_montecarlo(
     force: bool = False,
     now: dt.datetime | None = None,
     workers: int | None = None,
+    scheduler: str | None = None,
 ) -> MonteCarloStart:
     """Run the Monte Carlo backtest of ``config`` if its results are stale.
 
@@ -158,7 +162,9 @@ def start_montecarlo(
     PNG means nothing is done unless ``force``), ``async_montecarlo_backtest``
     (unless ``sync`` is given; default async), ``montecarlo_trials`` (unless
     ``trials``; else the platform table), ``montecarlo_workers`` (unless
-    ``workers``) and ``job_cancel_grace_seconds``.  Async: starts the detached
+    ``workers``), ``dask_scheduler`` (unless ``scheduler``: run the trials on
+    that Dask cluster, ``"local"`` a LocalCluster) and
+    ``job_cancel_grace_seconds``.  Async: starts the detached
     job (superseding a running one for the same ``webpage``) and returns at
     once without waiting for the child.  Sync: runs the job here.  ``now``
     (default: the clock) decides freshness and is printed on the charts.
@@ -184,18 +190,21 @@ def start_montecarlo(
     info = detect_platform()
     n_trials = trial_count(v, trials, info)
     n_workers = int(workers if workers is not None else v.montecarlo_workers)
+    scheduler = scheduler or v.dask_scheduler
     grace = float(v.job_cancel_grace_seconds)
     run_sync = (not v.async_montecarlo_backtest) if sync is None else bool(sync)
     if run_sync:
         return _run_sync(config, n_trials, n_workers, grace, info.label,
                          trial_count_source(v, trials), now,
-                         sys.stderr.isatty() and log.isEnabledFor(logging.INFO))
+                         sys.stderr.isatty() and log.isEnabledFor(logging.INFO), scheduler)
     job_id = new_job_id()
     args = ["--json-file", str(config.path), "--grace", repr(grace)]
     if trials is not None:
         args += ["--trials", str(n_trials)]
     if workers is not None:
         args += ["--workers", str(n_workers)]
+    if scheduler:
+        args += ["--scheduler", scheduler]
     res = launch(JobPaths(Path(config.webpage), KIND), module="pytaaa.jobs.montecarlo",
                  log_name=LOG_NAME, job_id=job_id, workers=n_workers, write_inputs=None,
                  args=args)
@@ -213,6 +222,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, help="number of trials (default: config, else platform)")
     p.add_argument("--workers", type=int,
                    help="trial worker processes (default: montecarlo_workers)")
+    p.add_argument("--scheduler", help="Dask scheduler address, or 'local' (default: dask_scheduler)")
     p.add_argument("--webpage", type=Path, help="site folder (for the status of a bad config)")
     p.add_argument("--job-id", help="job id (default: a new one)")
     p.add_argument("--grace", type=float, help="seconds a superseded job gets before SIGKILL")
@@ -269,9 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     info = detect_platform()
     n_trials = trial_count(v, args.trials, info)
     workers = int(args.workers or v.montecarlo_workers)
+    scheduler = args.scheduler or v.dask_scheduler
     grace = float(v.job_cancel_grace_seconds if args.grace is None else args.grace)
     header(joblog, config, job_id=job_id, trials=n_trials, workers=workers,
-           platform_label=info.label, title=ASYNC_TITLE, source=trial_count_source(v, args.trials))
+           platform_label=info.label, title=ASYNC_TITLE, source=trial_count_source(v, args.trials),
+           scheduler=scheduler)
     try:
         Path(config.webpage).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -282,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         log_path=Path(config.webpage) / LOG_NAME, detached=True, grace=grace, stop=stop,
     )
     result = run_montecarlo_job(session, config, trials=n_trials, workers=workers,
-                                title=ASYNC_TITLE)
+                                title=ASYNC_TITLE, scheduler=scheduler)
     return result.exit_code
 
 
