@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(PY) bench/daily_run.py
 	$(PY) bench/charts.py
 	$(PY) bench/montecarlo.py
+	$(PY) bench/optimize.py
 
 clean:
 	rm -rf $(VENV) demo

@@ -202,6 +202,12 @@ def test_job_banner_reads_status_files(site) -> None:
     write_site(cfg, analysis, **kw)
     html = (cfg.webpage / "pyTAAAweb.html").read_text()
     assert "Charts: stopped unexpectedly — see plot_generation.log" in html
+    # an on-demand job (the parameter search) appears once it has run for the site
+    write_job_status(cfg.webpage, "optimize", state="succeeded", done=250, total=250,
+                     finished_at="2024-03-28T15:00:00")
+    write_site(cfg, analysis, **kw)
+    html = (cfg.webpage / "pyTAAAweb.html").read_text()
+    assert "Parameter search: finished 15:00 — 250 trials" in html
 
 
 @pytest.mark.parametrize(("kind", "status", "text"), [
@@ -222,6 +228,11 @@ def test_job_banner_reads_status_files(site) -> None:
      "Monte Carlo: stopped unexpectedly — see montecarlo_backtest.log"),
     ("charts", {"state": "cancelled", "updated_at": "2024-03-28T09:15:00"},
      "Charts: cancelled 09:15"),
+    ("optimize", {"state": "running", "done": 40, "total": 250},
+     "Parameter search: 40 of 250 trials"),
+    ("optimize", {"state": "succeeded", "done": 250, "finished_at": "2024-03-28T14:03:59"},
+     "Parameter search: finished 14:03 — 250 trials"),
+    ("optimize", {"state": "failed", "failed": 2}, "Parameter search: failed: 2 trials — see optimize.log"),
 ])
 def test_banner_texts(kind: str, status: dict | None, text: str) -> None:
     assert job_banner_text(kind, status) == text

@@ -27,6 +27,7 @@ from pytaaa.model import Analysis
 __all__ = [
     "JOB_KINDS",
     "job_log_name",
+    "ON_DEMAND_JOB_KINDS",
     "JOB_LABELS",
     "JOB_LOGS",
     "MAIN_PAGE",
@@ -61,9 +62,12 @@ TODAY_PAGE = "pyTAAAweb_symbolCharts_TodayRank.html"
 MONTH_PAGE = "pyTAAAweb_symbolCharts_MonthStartRank.html"
 
 JOB_KINDS = ("charts", "montecarlo")
-JOB_LABELS = {"charts": "Charts", "montecarlo": "Monte Carlo"}
-JOB_LOGS = {"charts": "plot_generation.log", "montecarlo": "montecarlo_backtest.log"}
-_JOB_UNITS = {"charts": "charts", "montecarlo": "trials"}
+#: Job kinds the main page shows only once they have run for the site (on-demand jobs).
+ON_DEMAND_JOB_KINDS = ("optimize",)
+JOB_LABELS = {"charts": "Charts", "montecarlo": "Monte Carlo", "optimize": "Parameter search"}
+JOB_LOGS = {"charts": "plot_generation.log", "montecarlo": "montecarlo_backtest.log",
+            "optimize": "optimize.log"}
+_JOB_UNITS = {"charts": "charts", "montecarlo": "trials", "optimize": "trials"}
 _FINISHED = ("succeeded", "failed", "cancelled", "died")
 
 #: The main page's charts drawn by the daily run: (file, caption).
@@ -228,7 +232,7 @@ def job_banner_text(kind: str, status: Mapping | None) -> str:
     if state == "queued":
         return f"{label}: queued"
     if state == "running":
-        if kind == "montecarlo":
+        if unit == "trials":
             text = f"{label}: {done} of {total} trials"
         else:
             text = f"{label}: {done} of {total} drawn"
@@ -236,7 +240,7 @@ def job_banner_text(kind: str, status: Mapping | None) -> str:
         return text + (f" ({', '.join(details)})" if details else "")
     if state == "succeeded":
         text = f"{label}: finished {_hhmm(status.get('finished_at'))}".rstrip()
-        if kind == "montecarlo":
+        if unit == "trials":
             return text + f" — {done} trials"
         created = _int(status, "created") if "created" in status else done - skipped - failed
         return text + f" — {created} drawn" + (f", {skipped} fresh" if skipped else "")

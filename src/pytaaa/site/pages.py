@@ -48,6 +48,7 @@ from pytaaa.site.context import (
     MAIN_PAGE,
     MC_CHARTS,
     MONTH_PAGE,
+    ON_DEMAND_JOB_KINDS,
     SITE_CHARTS,
     TODAY_PAGE,
     as_datetime_text,
@@ -315,7 +316,8 @@ def write_site(
                            recent_days)
     chart_links = {r.symbol: r.anchor for r in by_today}
 
-    jobs, page_cfg = _jobs_context(webpage, JOB_KINDS)
+    kinds = JOB_KINDS + tuple(k for k in ON_DEMAND_JOB_KINDS if read_job_status(webpage, k))
+    jobs, page_cfg = _jobs_context(webpage, kinds)
     main_html = env.get_template("main.html.j2").render(
         **base,
         page_title=f"PyTAAA — {config.valuation.stockList}",

@@ -62,11 +62,12 @@
     var total = num(st, "total"), done = num(st, "done");
     var skipped = num(st, "skipped"), failed = num(st, "failed");
     var logname = logName(kind, st) || "the log";
-    var unit = kind === "montecarlo" ? "trials" : (kind === "charts" ? "charts" : "items");
+    var unit = (kind === "montecarlo" || kind === "optimize") ? "trials"
+      : (kind === "charts" ? "charts" : "items");
     var text;
     if (state === "queued") { return label + ": queued"; }
     if (state === "running") {
-      text = label + ": " + done + " of " + total + (kind === "montecarlo" ? " trials" : " drawn");
+      text = label + ": " + done + " of " + total + (unit === "trials" ? " trials" : " drawn");
       var details = [];
       if (skipped) { details.push(skipped + " fresh"); }
       if (failed) { details.push(failed + " failed"); }
@@ -74,7 +75,7 @@
     }
     if (state === "succeeded") {
       text = (label + ": finished " + hhmm(st.finished_at)).replace(/\s+$/, "");
-      if (kind === "montecarlo") { return text + " — " + done + " trials"; }
+      if (unit === "trials") { return text + " — " + done + " trials"; }
       var created = ("created" in st) ? num(st, "created") : done - skipped - failed;
       return text + " — " + created + " drawn" + (skipped ? ", " + skipped + " fresh" : "");
     }
