@@ -323,11 +323,11 @@ def test_later_csv_wins(tmp_path: Path) -> None:
     ("name", "text", "expected"),
     [
         ("AQX.csv", "Day,Adj Close\n2021-01-04,1\n", "no 'Date' column (columns found: 'Day', 'Adj Close')"),
-        ("AQX.csv", "Date,Open,Close\n2021-01-04,1,1\n", "no 'Adj Close' column"),
+        ("AQX.csv", "Date,Open,High\n2021-01-04,1,1\n", "no price column next to the other"),
         ("AQX.csv", "Date,Adj Close\n2021-01-04,1\n2021-01-05,1.2.3\n", "line 3, column 'Adj Close': '1.2.3' is not a number"),
         ("AQX.csv", "Date,Adj Close\n2021-01-04,1\n04/01/2021,2\n", "line 3: '04/01/2021' is not a date"),
         ("wide.csv", "Date,AQX,\n2021-01-04,1,2\n", "is not a ticker"),
-        ("wide.csv", "Date\n2021-01-04\n", "only a 'Date' column"),
+        ("wide.csv", "Date\n2021-01-04\n", "only a date column"),
         ("wide.csv", "Date,aqx,AQX\n2021-01-04,1,2\n", "ticker AQX has two columns"),
         ("bad name!.csv", "Date,Adj Close\n2021-01-04,1\n", "cannot take a ticker from the file name"),
         ("empty.csv", "", "cannot read as CSV"),

@@ -100,14 +100,22 @@ def synth_command(
 @click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
               help="symbols file next to the store (instead of --json)")
 @click.option("--replace", is_flag=True, help="replace the store instead of merging into it")
+@click.option("--date-format", default=None,
+              help="strptime format of the dates when they are ambiguous, e.g. %d/%m/%Y")
+@click.option("--price-column", default=None,
+              help="the price column (default: Adj Close, Close, Price, Value, the only one)")
+@click.option("--ticker", default=None, help="ticker of a single file not named after it")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 def import_csv_command(
-    config_path: Path | None, symbols_file: Path | None, replace: bool, files: tuple[Path, ...]
+    config_path: Path | None, symbols_file: Path | None, replace: bool, date_format: str | None,
+    price_column: str | None, ticker: str | None, files: tuple[Path, ...]
 ) -> None:
-    """Import adjusted closes from CSV FILES (one per ticker, or one wide file)."""
+    """Import prices from CSV FILES (Yahoo, Stooq, Investing, FRED, one per ticker, or one
+    wide file with a column per ticker)."""
     target = _symbols_file(config_path, symbols_file)
     try:
-        quotes = import_csv(list(files), target, merge=not replace)
+        quotes = import_csv(list(files), target, merge=not replace, date_format=date_format,
+                            price_column=price_column, ticker=ticker)
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:

@@ -18,15 +18,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pytaaa._io import atomic_write_text
+from pytaaa.data.csv_import import read_csv_quotes
 from pytaaa.data.hdf5 import (
     HOW_TO_CREATE,
     StoreError,
     frame_to_quotes,
-    parse_iso_dates,
     quotes_to_frame,
     read_store,
     short_message,
@@ -54,11 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# cells of a CSV that mean "no quote"
-_NA_TOKENS = ("", "null", "nan", "na", "n/a", "none", "-", ".")
-_OHLC = {"open", "high", "low", "close", "volume"}
-_ADJ_NAMES = {"adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"}
-_TICKER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.^=_\-]*$")
 _CHANGE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})\s+(add|remove)\s+(\S+)$", re.IGNORECASE)
 
 
@@ -208,92 +202,24 @@ def merge_into_store(
     return quotes
 
 
-def _ticker_from_name(path: Path) -> str:
-    ticker = path.stem.strip().upper()
-    if not _TICKER_RE.match(ticker):
-        raise StoreError(
-            f"{path}: cannot take a ticker from the file name; expected a file named "
-            "after its ticker, e.g. AAPL.csv"
-        )
-    return ticker
+def import_csv(sources: list[Path], symbols_file: Path, *, merge: bool = True,
+               date_format: str | None = None, price_column: str | None = None,
+               ticker: str | None = None) -> Quotes:
+    """Import prices from CSV files into the store of ``symbols_file``.
 
-
-def read_csv_quotes(path: Path) -> pd.DataFrame:
-    """Adjusted closes of one CSV file as a dates x tickers float64 DataFrame.
-
-    Two layouts: one ticker per file (columns ``Date`` and ``Adj Close``, any
-    others ignored; the ticker is the upper-cased file name) or one wide file
-    (``Date`` plus one column per ticker).  Empty cells and ``null`` mean no
-    quote.  Raises :class:`StoreError` naming the file (and line, column and
-    value) for a missing or unreadable file, no ``Date`` column, OHLC columns
-    without ``Adj Close``, a bad number or a bad date.
-    """
-    path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise StoreError(f"{path}: CSV file not found") from None
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise StoreError(f"{path}: cannot read as CSV ({short_message(exc)})") from None
-    names = {str(c).strip().lower(): c for c in raw.columns}
-    expected = (
-        "expected a 'Date' column plus 'Adj Close' (one ticker per file, named after it) "
-        "or plus one column per ticker"
-    )
-    if "date" not in names:
-        found = ", ".join(repr(str(c)) for c in raw.columns) or "none"
-        raise StoreError(f"{path}: no 'Date' column (columns found: {found}); {expected}")
-    adj = next((names[n] for n in names if n in _ADJ_NAMES), None)
-    if adj is not None:
-        columns = {_ticker_from_name(path): adj}
-    elif set(names) & _OHLC:
-        raise StoreError(f"{path}: no 'Adj Close' column next to the price columns; {expected}")
-    else:
-        columns = {}
-        for col in raw.columns:
-            if col == names["date"]:
-                continue
-            ticker = str(col).strip().upper()
-            if not _TICKER_RE.match(ticker) or ticker.startswith("UNNAMED"):
-                raise StoreError(f"{path}: column {str(col)!r} is not a ticker; {expected}")
-            if ticker in columns:
-                raise StoreError(f"{path}: ticker {ticker} has two columns; expected one each")
-            columns[ticker] = col
-        if not columns:
-            raise StoreError(f"{path}: only a 'Date' column; {expected}")
-    texts = [str(t).strip() for t in raw[names["date"]]]
-    parsed = parse_iso_dates(texts)
-    bad_dates = np.flatnonzero(np.asarray(parsed.isna()))
-    if bad_dates.size:
-        i = bad_dates[0]
-        raise StoreError(f"{path}, line {i + 2}: {texts[i]!r} is not a date; expected YYYY-MM-DD")
-    data = {}
-    for ticker, col in columns.items():
-        cells = raw[col].str.strip()
-        missing = cells.str.lower().isin(_NA_TOKENS)
-        values = pd.to_numeric(cells.where(~missing, None), errors="coerce")
-        bad = np.flatnonzero(np.asarray(values.isna() & ~missing))
-        if bad.size:
-            raise StoreError(
-                f"{path}, line {bad[0] + 2}, column {str(col)!r}: {cells.iloc[bad[0]]!r} is not "
-                "a number; expected an adjusted close (empty or 'null' for no quote)"
-            )
-        data[ticker] = values.to_numpy(dtype=np.float64, na_value=np.nan)
-    frame = pd.DataFrame(data, index=parsed.normalize())
-    return frame[~frame.index.duplicated(keep="last")].sort_index()
-
-
-def import_csv(sources: list[Path], symbols_file: Path, *, merge: bool = True) -> Quotes:
-    """Import adjusted closes from CSV files into the store of ``symbols_file``.
-
-    Reads every file with :func:`read_csv_quotes` (a later file wins where two
-    give the same ticker and date), then :func:`merge_into_store` writes the
-    store and the symbols file.  Returns the store's new :class:`Quotes`.
-    Raises :class:`StoreError` for no files or any bad file.
+    Reads every file with :func:`~pytaaa.data.csv_import.read_csv_quotes`
+    (``date_format``, ``price_column`` and ``ticker`` are passed on; ``ticker``
+    needs exactly one file); a later file wins where two give the same ticker
+    and date.  Then :func:`merge_into_store` writes the store and the symbols
+    file.  Returns the store's new :class:`Quotes`.  Raises :class:`StoreError`
+    for no files or any bad file (nothing is written then).
     """
     if not sources:
         raise StoreError("no CSV files given; expected one file per ticker or one wide file")
-    frames = [read_csv_quotes(Path(src)) for src in sources]
+    if ticker is not None and len(sources) != 1:
+        raise StoreError(f"--ticker {ticker} names one file's ticker; got {len(sources)} files")
+    frames = [read_csv_quotes(Path(src), date_format=date_format, price_column=price_column,
+                              ticker=ticker) for src in sources]
     combined = frames[0]
     for frame in frames[1:]:
         order = list(combined.columns) + [c for c in frame.columns if c not in combined.columns]
