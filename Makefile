@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) bench/charts.py
 	$(PY) bench/montecarlo.py
 	$(PY) bench/optimize.py
+	$(PY) bench/model_switching.py
 
 clean:
 	rm -rf $(VENV) demo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def res_plan_buys(res):
 
 
 def test_following_cash_sells_everything(switching_config: Path) -> None:
-    cfg = load_config(switching_config)
+    # a switching config is recognised by its models section, whatever its file name
+    renamed = switching_config.with_name("my_account.json")
+    switching_config.rename(renamed)
+    cfg = load_config(renamed)
     holdings = cfg.performance_store / "PyTAAA_holdings.params"
     holdings.write_text(holdings.read_text() + "trading_model: cash\n")
     assert read_trading_model(holdings) == "cash"
@@ -82,3 +86,16 @@ def test_no_model_at_all_exits_2(switching_config: Path, tmp_path: Path) -> None
         daily_run(load_config(switching_config), charts=False, montecarlo=False,
                   send_email=False)
     assert err.value.exit_code == 2 and "no model has a readable series" in str(err.value)
+
+
+def test_email_carries_the_recommendation(switching_config: Path) -> None:
+    from pytaaa.site.notify import render_email
+
+    cfg = load_config(switching_config)
+    res = daily_run(cfg, charts=False, montecarlo=False, send_email=False)
+    note = res.switching.message()
+    _subject, html, text = render_email(
+        cfg, portfolio=None, plan=None, picks=res.switching.picks, market=None,
+        last_date=res.analysis.last_date, now=dt.datetime(2026, 11, 30, 18), switching_note=note)
+    assert note in text and "switch to beta" in note
+    assert 'id="switching-note"' in html and "you follow alpha" in html

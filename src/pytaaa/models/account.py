@@ -133,6 +133,7 @@ def _followed_picks(outcome: SwitchingOutcome, holdings_path: Path) -> None:
         return
     if entry.kind == "cash":
         outcome.picks = ()
+        outcome.notes.append("Trade suggestions follow cash: sell everything.")
         return
     if entry.config_path is None or not entry.config_path.is_file():
         outcome.problems.append(
@@ -152,6 +153,8 @@ def _followed_picks(outcome: SwitchingOutcome, holdings_path: Path) -> None:
 
     outcome.picks = tuple(analysis.picks)
     outcome.prices = prices_today(analysis)
+    outcome.notes.append(f"Trade suggestions follow the picks of {entry.name} "
+                         f"({', '.join(p.symbol for p in outcome.picks) or 'cash'}).")
 
 
 def evaluate_switching(cfg: Config, settings: SwitchingSettings, *,
