@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(PY) bench/montecarlo.py
 	$(PY) bench/optimize.py
 	$(PY) bench/model_switching.py
+	$(PY) bench/lookback_search.py
 
 clean:
 	rm -rf $(VENV) demo

@@ -233,6 +233,8 @@ def test_job_banner_reads_status_files(site) -> None:
     ("optimize", {"state": "succeeded", "done": 250, "finished_at": "2024-03-28T14:03:59"},
      "Parameter search: finished 14:03 — 250 trials"),
     ("optimize", {"state": "failed", "failed": 2}, "Parameter search: failed: 2 trials — see optimize.log"),
+    ("lookback_search", {"state": "running", "done": 5000, "total": 50000},
+     "Lookback search: 5000 of 50000 iterations"),
 ])
 def test_banner_texts(kind: str, status: dict | None, text: str) -> None:
     assert job_banner_text(kind, status) == text

@@ -102,6 +102,7 @@ def demo(folder: str, symbols: int | None, years: float | None, method: str, wai
 
 def _register() -> None:
     """Add the commands that live next to the features they drive."""
+    import pytaaa.cli.lookback  # noqa: F401  (adds `models search` and `models apply`)
     from pytaaa.cli.data import data
     from pytaaa.cli.jobs import charts, jobs
     from pytaaa.cli.models import models

@@ -45,6 +45,7 @@ __all__ = [
     "write_outputs",
     "plot_search",
     "apply_row",
+    "find_csv_row",
     "ApplyError",
 ]
 
@@ -208,15 +209,24 @@ def plot_search(res: SearchResult, dates: np.ndarray, path: Path, title: str) ->
     return path
 
 
+def find_csv_row(csv_path: Path, column: str, value: int) -> dict[str, str] | None:
+    """The first record of ``csv_path`` whose ``column`` is ``value``, or None.
+    Raises ``OSError`` when the file cannot be read."""
+    with open(csv_path, newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            if rec.get(column) == str(value):
+                return rec
+    return None
+
+
 def _row(csv_path: Path, row: int) -> dict[str, str]:
     try:
-        with open(csv_path, newline="", encoding="utf-8") as fh:
-            for rec in csv.DictReader(fh):
-                if rec.get("trial") == str(row):
-                    return rec
+        rec = find_csv_row(csv_path, "trial", row)
     except OSError as exc:
         raise ApplyError(f"{csv_path}: cannot read the trials: {exc.strerror or exc}") from None
-    raise ApplyError(f"{csv_path}: no row for trial {row}")
+    if rec is None:
+        raise ApplyError(f"{csv_path}: no row for trial {row}")
+    return rec
 
 
 def apply_row(config: Any, row: int, now: dt.datetime | None = None) -> tuple[dict[str, Any], Path]:

@@ -207,13 +207,16 @@ def rank_scores(metrics: np.ndarray, weights: Sequence[float]) -> tuple[np.ndarr
 def score_lookbacks(series: ModelSeries, lookbacks: Sequence[int],
                     weights: Sequence[float] | Mapping[str, float] | None = None,
                     *, frequency: str = "monthly", cash: str = "cash",
-                    days: np.ndarray | None = None) -> Selection:
+                    days: np.ndarray | None = None,
+                    metrics: np.ndarray | None = None) -> Selection:
     """The model-switching rule for ``lookbacks`` on precomputed model series.
 
     Reads ``series`` (with a ``cash`` row), the lookbacks (days), the five
     metric weights (a sequence in :data:`METRICS` order, a mapping by metric
     name, or None for 1.0 each) and the decision frequency (or explicit
-    decision ``days``).  Returns a :class:`Selection`; deterministic and free of
+    decision ``days``); ``metrics`` may pass the lookbacks' window metrics
+    ``(K, 5, M, D)`` already computed for those days (the lookback search
+    precomputes them once per lookback).  Returns a :class:`Selection`; deterministic and free of
     look-ahead: the choice at day t and the portfolio up to day t depend only
     on values up to day t.  Raises ``ValueError`` for an empty or too short
     lookback or a series without the cash model.
@@ -231,7 +234,8 @@ def score_lookbacks(series: ModelSeries, lookbacks: Sequence[int],
     ci = series.names.index(cash)
     t_len = len(series.dates)
     d = decision_days(series.dates, frequency) if days is None else np.asarray(days, np.int64)
-    metrics = np.stack([window_metrics(series.values, d, int(lb)) for lb in lookbacks])
+    if metrics is None:
+        metrics = np.stack([window_metrics(series.values, d, int(lb)) for lb in lookbacks])
     _ranks, scores = rank_scores(metrics, w)
     masked = np.where(np.isfinite(scores), scores, np.inf)
     choice = np.argmin(masked, axis=0) if len(d) else np.zeros(0, dtype=np.int64)

@@ -63,11 +63,13 @@ MONTH_PAGE = "pyTAAAweb_symbolCharts_MonthStartRank.html"
 
 JOB_KINDS = ("charts", "montecarlo")
 #: Job kinds the main page shows only once they have run for the site (on-demand jobs).
-ON_DEMAND_JOB_KINDS = ("optimize",)
-JOB_LABELS = {"charts": "Charts", "montecarlo": "Monte Carlo", "optimize": "Parameter search"}
+ON_DEMAND_JOB_KINDS = ("optimize", "lookback_search")
+JOB_LABELS = {"charts": "Charts", "montecarlo": "Monte Carlo", "optimize": "Parameter search",
+              "lookback_search": "Lookback search"}
 JOB_LOGS = {"charts": "plot_generation.log", "montecarlo": "montecarlo_backtest.log",
-            "optimize": "optimize.log"}
-_JOB_UNITS = {"charts": "charts", "montecarlo": "trials", "optimize": "trials"}
+            "optimize": "optimize.log", "lookback_search": "lookback_search.log"}
+_JOB_UNITS = {"charts": "charts", "montecarlo": "trials", "optimize": "trials",
+              "lookback_search": "iterations"}
 _FINISHED = ("succeeded", "failed", "cancelled", "died")
 
 #: The main page's charts drawn by the daily run: (file, caption).
@@ -232,16 +234,16 @@ def job_banner_text(kind: str, status: Mapping | None) -> str:
     if state == "queued":
         return f"{label}: queued"
     if state == "running":
-        if unit == "trials":
-            text = f"{label}: {done} of {total} trials"
+        if unit in ("trials", "iterations"):
+            text = f"{label}: {done} of {total} {unit}"
         else:
             text = f"{label}: {done} of {total} drawn"
         details = ([f"{skipped} fresh"] if skipped else []) + ([f"{failed} failed"] if failed else [])
         return text + (f" ({', '.join(details)})" if details else "")
     if state == "succeeded":
         text = f"{label}: finished {_hhmm(status.get('finished_at'))}".rstrip()
-        if unit == "trials":
-            return text + f" — {done} trials"
+        if unit in ("trials", "iterations"):
+            return text + f" — {done} {unit}"
         created = _int(status, "created") if "created" in status else done - skipped - failed
         return text + f" — {created} drawn" + (f", {skipped} fresh" if skipped else "")
     if state == "failed":

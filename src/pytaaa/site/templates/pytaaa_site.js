@@ -63,11 +63,12 @@
     var skipped = num(st, "skipped"), failed = num(st, "failed");
     var logname = logName(kind, st) || "the log";
     var unit = (kind === "montecarlo" || kind === "optimize") ? "trials"
-      : (kind === "charts" ? "charts" : "items");
+      : (kind === "lookback_search" ? "iterations" : (kind === "charts" ? "charts" : "items"));
+    var counted = unit === "trials" || unit === "iterations";
     var text;
     if (state === "queued") { return label + ": queued"; }
     if (state === "running") {
-      text = label + ": " + done + " of " + total + (unit === "trials" ? " trials" : " drawn");
+      text = label + ": " + done + " of " + total + (counted ? " " + unit : " drawn");
       var details = [];
       if (skipped) { details.push(skipped + " fresh"); }
       if (failed) { details.push(failed + " failed"); }
@@ -75,7 +76,7 @@
     }
     if (state === "succeeded") {
       text = (label + ": finished " + hhmm(st.finished_at)).replace(/\s+$/, "");
-      if (unit === "trials") { return text + " — " + done + " trials"; }
+      if (counted) { return text + " — " + done + " " + unit; }
       var created = ("created" in st) ? num(st, "created") : done - skipped - failed;
       return text + " — " + created + " drawn" + (skipped ? ", " + skipped + " fresh" : "");
     }
