@@ -23,7 +23,7 @@ from pytaaa.jobs.status import JobStatus, list_statuses
 __all__ = ["charts", "jobs", "jobs_table", "job_row", "job_record"]
 
 #: The ``KIND`` of every job module (tests/cli/test_jobs.py keeps the list complete).
-JOB_KINDS = ("charts", "montecarlo", "optimize")
+JOB_KINDS = ("charts", "montecarlo", "optimize", "lookback_search")
 _BAD_STATES = {JobStatus.FAILED.value, JobStatus.DIED.value}
 _ACTIVE_STATES = {JobStatus.QUEUED.value, JobStatus.RUNNING.value}
 
