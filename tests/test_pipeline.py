@@ -155,7 +155,7 @@ def test_cli_run_and_demo(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_page_of_a_real_run_in_chromium(tmp_path: Path) -> None:
+def test_page_of_a_real_run_in_chromium(tmp_path: Path, chromium: str) -> None:
     """A real async run: the page loads with no JS error, shows the jobs and the pending
     Monte Carlo images, turns to finished without a reload, and then no image is missing."""
     from playwright.sync_api import sync_playwright
@@ -167,7 +167,7 @@ def test_page_of_a_real_run_in_chromium(tmp_path: Path) -> None:
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"]
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = pw.chromium.launch(executable_path=chromium, args=args)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import struct
 from pathlib import Path
 
@@ -143,3 +144,39 @@ def test_backtest_ignores_non_positive_values(tmp_path: Path, data: dict[str, np
     pct = 100 * data["up"] / data["active"]
     plot_backtest_with_trend(data["dates"], st, data["buy_hold"], pct, tmp_path / "b.png")
     assert png_size(tmp_path / "b.png") == (1350, 750)
+
+
+def test_legends_in_the_top_margin_and_labelled_axes(
+    tmp_path: Path, data: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every legend sits above the plot (never over a line); the new highs/lows axis and
+    both backtest panels say what they show."""
+    from pytaaa.charts import site
+
+    figures = []
+    real_save = site.save_figure_png
+    monkeypatch.setattr(site, "save_figure_png",
+                        lambda canvas, path: (figures.append(canvas.figure),
+                                              real_save(canvas, path)))
+    draw_all(data, tmp_path)
+    assert len(figures) == 4
+    for fig in figures:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        (legend,) = fig.legends
+        box = legend.get_window_extent(renderer)
+        assert all(ax.get_legend() is None for ax in fig.axes)
+        assert all(not box.overlaps(ax.bbox) for ax in fig.axes)
+        assert box.y1 <= fig.bbox.y1 and box.x1 <= fig.bbox.x1
+        title = next(t for t in fig.texts if t.get_text())
+        assert not title.get_window_extent(renderer).overlaps(box)
+    value, uptrending, backtest, breadth = figures
+    assert [t.get_text() for t in uptrending.legends[0].get_texts()] == [
+        "% up-trending", "50-day average"]
+    assert breadth.axes[0].get_ylabel() == site.NEW_HIGHS_LOWS_LABEL
+    assert "73- or 293-day high" in site.NEW_HIGHS_LOWS_LABEL
+    assert [ax.get_ylabel() for ax in backtest.axes] == ["value (log scale)", "up-trending"]
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts" / "charts"
+    artifacts.mkdir(parents=True, exist_ok=True)  # looked at by a person
+    for png in tmp_path.glob("PyTAAA_*.png"):
+        shutil.copyfile(png, artifacts / png.name)

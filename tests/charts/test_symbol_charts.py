@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -13,6 +14,13 @@ import numpy as np
 import pytest
 
 from pytaaa.charts import drawing as ch
+from pytaaa.charts._figure import (
+    AXES_RECT,
+    DAILY_TRACK,
+    FULL_TRACK,
+    PRICE_BOTTOM,
+    SIGNAL_BAND,
+)
 from pytaaa.charts.symbol import (
     ChartParams,
     SymbolChartRenderer,
@@ -25,6 +33,7 @@ from pytaaa.config import Valuation
 from pytaaa.engine.indicators import minmax_channel, percentile_channel
 
 NOW = dt.datetime(2024, 6, 3, 9, 30, 0)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "charts"
 PERIODS = (4, 7, 10)
 
 
@@ -162,7 +171,62 @@ def test_time_of_plotting_changes_only_the_annotation(
         diff = np.abs(pixels(tmp_path / "a.png") - pixels(tmp_path / "b.png")).max(axis=2) > 0
         ys, xs = np.nonzero(diff)
         assert len(ys) > 0  # the time is drawn
-        assert xs.max() < 0.35 * 1350 and ys.min() > 0.8 * 750  # only lower left
+        assert xs.max() < 0.35 * 1350 and ys.min() > 0.75 * 750  # only lower left
+
+
+def _rows(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Image rows (0 = top) of the plot area where ``mask`` holds."""
+    top = round((1 - AXES_RECT[1] - AXES_RECT[3]) * 750) + 2
+    bottom = round((1 - AXES_RECT[1]) * 750) - 2
+    left = round(AXES_RECT[0] * 1350) + 2
+    ys, _xs = np.nonzero(mask[top:bottom, left:])
+    return ys + top
+
+
+def test_signals_in_their_band_prices_above_band_and_annotation(
+    tmp_path: Path, long_dates: np.ndarray
+) -> None:
+    """The signal waves stay in the band whatever the price; no price pixel falls into the
+    band or next to the annotation; the legend names every line."""
+    r = SymbolChartRenderer(long_dates, params("HMAs"))
+    band_top = round((1 - AXES_RECT[1] - SIGNAL_BAND * AXES_RECT[3]) * 750)
+    price_floor = round((1 - AXES_RECT[1] - PRICE_BOTTOM * AXES_RECT[3]) * 750)
+    for kind in ("trend", "fall"):
+        s = series(2200, kind, seed=8)
+        r.render_full(s, tmp_path / "f.png", NOW)
+        img = pixels(tmp_path / "f.png")
+        red, green, blue = img[..., 0], img[..., 1], img[..., 2]
+        orange = (red > 0.9) & (green > 0.4) & (green < 0.65) & (blue < 0.2)
+        price = (blue > 0.6) & (red < 0.3) & (green > 0.35) & (green < 0.6)  # tab:blue
+        assert len(_rows(img, orange)) > 100 and _rows(img, orange).min() >= band_top - 1
+        assert len(_rows(img, price)) > 100 and _rows(img, price).max() <= price_floor + 1
+    held = r._full.held  # type: ignore[union-attr]
+    assert set(held.get_ydata()) <= {FULL_TRACK[0], FULL_TRACK[1]}
+    labels = [t.get_text() for t in r._full.figure.legends[0].get_texts()]  # type: ignore[union-attr]
+    assert labels == ["price", "despiked price", "held signal (band: up = up-trending)"]
+    r.render_recent(series(2200, seed=8), tmp_path / "r.png", NOW)
+    labels = [t.get_text() for t in r._recent.figure.legends[0].get_texts()]  # type: ignore[union-attr]
+    assert labels == ["price", "despiked (scaled)", "trend channel (gapped)",
+                      "trend channel (no gap)", "held signal (lower)", "daily signal (upper)"]
+    assert set(r._recent.daily.get_ydata()) <= set(DAILY_TRACK)  # type: ignore[union-attr]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # looked at by a person
+    for name in ("f.png", "r.png"):
+        shutil.copyfile(tmp_path / name, ARTIFACTS / f"symbol_chart_{name}")
+
+
+def test_long_title_is_shortened_before_the_legend(tmp_path: Path, long_dates: np.ndarray) -> None:
+    r = SymbolChartRenderer(long_dates, params())
+    s = dataclasses.replace(series(2200, seed=2), company="Cognizant Technology Solutions "
+                            "Corporation International Holdings")
+    r.render_recent(s, tmp_path / "r.png", NOW)
+    fig = r._recent  # type: ignore[union-attr]
+    title = fig.title.get_text()
+    assert title.startswith("TREND \u2014 Cognizant") and title.endswith("\u2026")
+    renderer = fig.canvas.get_renderer()
+    legend = fig.figure.legends[0].get_window_extent(renderer)
+    assert fig.title.get_window_extent(renderer).x1 < legend.x0
+    r.render_recent(series(2200, seed=2), tmp_path / "r2.png", NOW)
+    assert fig.title.get_text() == "TREND \u2014 Trend Corp"
 
 
 def _magenta(img: np.ndarray) -> int:
@@ -190,12 +254,15 @@ def test_recent_y_limits(pc_renderer: SymbolChartRenderer, long_dates: np.ndarra
     i0 = pc_renderer.recent_start_index
     assert long_dates[i0] >= np.datetime64("2020-01-01") > long_dates[i0 - 1]
     scale = s.close[i0] / s.despiked[i0]
-    lo, hi = pc_renderer._recent.ax.get_ylim()  # type: ignore[union-attr]
+    lo, hi = pc_renderer._recent.price_view  # type: ignore[union-attr]
     assert lo == pytest.approx(0.85 * np.min(s.low_channel[i0:] * scale))  # type: ignore[index]
     assert hi == pytest.approx(1.1 * np.max(s.close[i0:]))
+    # the axis reaches below the price view: the view starts at PRICE_BOTTOM of the height
+    axis_lo, axis_hi = pc_renderer._recent.ax.get_ylim()  # type: ignore[union-attr]
+    assert axis_hi == hi and (lo - axis_lo) / (hi - axis_lo) == pytest.approx(PRICE_BOTTOM)
     hma = SymbolChartRenderer(long_dates, params("HMAs"))
     hma.render_recent(s, tmp_path / "h.png", NOW)
-    lo, hi = hma._recent.ax.get_ylim()  # type: ignore[union-attr]
+    lo, hi = hma._recent.price_view  # type: ignore[union-attr]
     assert (lo, hi) == pytest.approx((0.9 * np.min(s.close[i0:]), 1.1 * np.max(s.close[i0:])))
     assert hma._recent.ax.get_xlim()[1] == pytest.approx(  # type: ignore[union-attr]
         ch.date_nums(long_dates[-1:])[0] + 10
@@ -217,9 +284,9 @@ def test_flat_series_has_nonzero_height(tmp_path: Path, long_dates: np.ndarray) 
     s = series(2200, "flat", channels=False)
     r.render_full(s, tmp_path / "f.png", NOW)
     r.render_recent(s, tmp_path / "r.png", NOW)
-    lo, hi = r._full.ax.get_ylim()  # type: ignore[union-attr]
+    lo, hi = r._full.price_view  # type: ignore[union-attr]
     assert lo < 1.0 < hi
-    lo, hi = r._recent.ax.get_ylim()  # type: ignore[union-attr]
+    lo, hi = r._recent.price_view  # type: ignore[union-attr]
     assert (lo, hi) == pytest.approx((0.9, 1.1))
 
 

@@ -30,5 +30,8 @@ def test_email_line_names_the_reason_and_quiet_prints_nothing(tmp_path: Path) ->
 
     quiet = _run("--json", str(cfg), "--sync", "--quiet", "--force")
     assert quiet.returncode == 0, quiet.stderr
-    assert quiet.stdout == "" and quiet.stderr == ""
+    assert quiet.stdout == ""  # no summary
+    # no stage log or progress: only warnings (e.g. data quality) may remain
+    assert all(ln.startswith("warning: ") for ln in quiet.stderr.splitlines()), quiet.stderr
+    assert not re.search(r"\] analysis\s+\d", quiet.stderr)
     assert (tmp_path / "ws" / "web" / "pyTAAAweb.html").exists()

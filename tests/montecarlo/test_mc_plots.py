@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pytaaa.montecarlo.plots import (
     MAIN_PNG,
     RECENT_PNG,
     _table_cells,
+    montecarlo_figure,
     plot_data,
     plot_montecarlo,
     recent_start_index,
@@ -76,6 +78,37 @@ def test_both_pngs_are_written_1800x1012_and_show_the_curves(pdata, tmp_path: Pa
         black = flat.sum(axis=1) < 60
         assert red.sum() > 1500 and blue.sum() > 1500 and black.sum() > 3000
     assert list(tmp_path.glob(".*.tmp")) == []
+    artifacts = Path(__file__).resolve().parents[2] / "test-artifacts" / "charts"
+    artifacts.mkdir(parents=True, exist_ok=True)  # looked at by a person
+    for path in paths:
+        shutil.copyfile(path, artifacts / path.name)
+
+
+def test_table_holdings_and_legends_sit_beside_the_curves(pdata) -> None:
+    """Nothing but the curves inside a panel: the statistics table, today's holdings,
+    the trials' final values and every legend are drawn outside all three panels."""
+    fig = montecarlo_figure(pdata)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    top, mid, bottom = fig.axes[:3]
+    (side,) = [ax for ax in fig.axes if not ax.axison]  # the column beside the panels
+    panels = [ax.bbox for ax in fig.axes if ax is not side]
+    boxes = {"table": side.tables[0].get_window_extent(renderer),
+             "top legend": side.get_legend().get_window_extent(renderer),
+             "middle legend": mid.get_legend().get_window_extent(renderer),
+             "bottom legend": bottom.get_legend().get_window_extent(renderer)}
+    texts = [t for t in side.texts if t.get_text()]
+    assert any("Today's holdings" in t.get_text() for t in texts)
+    assert any("final value" in t.get_text() for t in texts)
+    boxes.update({t.get_text()[:20]: t.get_window_extent(renderer) for t in texts})
+    for name, box in boxes.items():
+        for panel in panels:
+            assert not box.overlaps(panel), f"{name} covers a panel"
+        assert box.x1 <= fig.bbox.x1 and box.y0 >= 0, f"{name} leaves the figure"
+    assert top.get_legend() is None and not top.texts and not top.tables
+    labels = [t.get_text() for t in side.get_legend().get_texts()]
+    assert labels == ["trials 10-90 %", "buy & hold", "trial 0 (configured)",
+                      "trial 0, variable % invested"]
 
 
 def test_recent_view_starts_at_the_start_date_rescaled_to_10000(pdata) -> None:

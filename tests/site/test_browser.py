@@ -58,9 +58,9 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium: str):
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -115,6 +115,7 @@ def test_main_page_banner_and_monte_carlo_images_update_live(browser, tmp_path: 
         "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")
     assert broken == 0
     assert page.locator("img.chart").count() == 4
+    assert page.locator("a.full-size > img.chart").count() == 4  # each opens full size
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("#charts").scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "web_main_page_pending.png"))
@@ -134,6 +135,8 @@ def test_main_page_banner_and_monte_carlo_images_update_live(browser, tmp_path: 
     srcs = page.evaluate(
         "[...document.querySelectorAll('img[data-job=\"montecarlo\"]')].map(i => i.src)")
     assert all("PyTAAA_monteCarloBacktest" in s and "?v=" in s for s in srcs)
+    big = page.locator('a.full-size[href="PyTAAA_monteCarloBacktest.png"] > img.chart')
+    assert big.count() == 1  # the swapped-in image keeps its full-size link
     assert js_errors == []
     assert only_missing_files(console_errors), console_errors
 

@@ -128,6 +128,38 @@ def test_missing_images_are_pending_and_existing_ones_versioned(site) -> None:
     assert "PyTAAA_monteCarloBacktest.png" not in c.pending
 
 
+class _ChartLinks(HTMLParser):
+    """(link target, image file) of every main-page chart (img or pending box)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.href: str | None = None
+        self.charts: list[tuple[str | None, str]] = []
+
+    def handle_starttag(self, tag, attrs):  # noqa: ANN001
+        a = dict(attrs)
+        if tag == "a":
+            self.href = a.get("href")
+        if "chart" in (a.get("class") or "").split():
+            self.charts.append((self.href, a["data-src"]))
+
+    def handle_endtag(self, tag):  # noqa: ANN001
+        if tag == "a":
+            self.href = None
+
+
+def test_every_main_page_chart_links_to_its_full_size_file(site) -> None:
+    cfg, analysis, kw = site
+    web = cfg.webpage
+    (web / "PyTAAA_value.png").write_bytes(b"\x89PNG fake")
+    write_site(cfg, analysis, **kw)
+    links = _ChartLinks()
+    links.feed((web / "pyTAAAweb.html").read_text(encoding="utf-8"))
+    assert len(links.charts) == 6  # four site charts and two Monte Carlo charts
+    assert all(href == src for href, src in links.charts), links.charts
+    assert ("PyTAAA_value.png", "PyTAAA_value.png") in links.charts
+
+
 def test_chart_pages_reference_symbol_pngs_in_rank_order(site) -> None:
     cfg, analysis, kw = site
     web = cfg.webpage
@@ -185,7 +217,9 @@ def test_job_banner_reads_status_files(site) -> None:
     cfg, analysis, kw = site
     write_job_status(cfg.webpage, "charts", done=137, total=200)
     write_job_status(cfg.webpage, "montecarlo", state="failed", failed=3,
-                     finished_at="2024-03-28T14:03:10")
+                     finished_at="2024-03-28T14:03:10",  # a job records its log's full path
+                     log=str(cfg.webpage.resolve() / "montecarlo_backtest.log"))
+    (cfg.webpage / "montecarlo_backtest.log").write_text("[14:03:10] failed\n")
     fd = hold_job_lock(cfg.webpage, "charts")
     try:
         write_site(cfg, analysis, **kw)
@@ -194,6 +228,7 @@ def test_job_banner_reads_status_files(site) -> None:
     html = (cfg.webpage / "pyTAAAweb.html").read_text()
     assert "Charts: 137 of 200 drawn" in html
     assert "Monte Carlo: failed: 3 trials — see montecarlo_backtest.log" in html
+    assert '<a class="job-log" href="montecarlo_backtest.log">log</a>' in html  # by its name
     cfg_js = re.search(r"window.PYTAAA_PAGE = (.*?);</script>", html).group(1)
     page_cfg = json.loads(cfg_js)
     assert page_cfg["finished"] == {"charts": None, "montecarlo": "2024-03-28T14:03:10"}

@@ -35,10 +35,10 @@ def test_section_context(account) -> None:
 
 
 @pytest.mark.slow
-def test_switching_page_in_chromium(account) -> None:
+def test_switching_page_in_chromium(account, chromium: str) -> None:
     page_path = account.config.webpage / "pyTAAAweb.html"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -13,7 +13,14 @@ data.  Three things keep a redraw cheap:
   matplotlib's Agg backend.  A stamp is always rendered at the same sub-pixel
   phase and pasted at whole pixels, so the output never depends on what was
   drawn before.
-- The layout is fixed (no tight layout, fixed axis-label positions).
+- The layout is fixed (no tight layout, fixed axis-label positions), and so
+  is the legend: it sits in the top margin and is part of the background.
+
+Layout of the plot area, bottom up: the signal band (``SIGNAL_BAND`` of its
+height, light grey, its own 0-1 scale: a signal is drawn on a track of it,
+never over the prices), the annotation just above the band, then the price
+view: :meth:`ChartFigure.set_y` puts the lowest price at ``PRICE_BOTTOM`` of
+the height, so neither the band nor the annotation covers a price.
 """
 
 from __future__ import annotations
@@ -33,10 +40,20 @@ from matplotlib.transforms import IdentityTransform
 
 from pytaaa.charts.drawing import DPI, FIG_SIZE, date_ticks, px_to_pt, write_png
 
-__all__ = ["ChartFigure", "TextStamps", "AXES_RECT"]
+__all__ = ["ChartFigure", "TextStamps", "AXES_RECT", "SIGNAL_BAND", "PRICE_BOTTOM",
+           "FULL_TRACK", "HELD_TRACK", "DAILY_TRACK"]
 
 #: Fixed position of the plot area in figure fractions (left, bottom, width, height).
 AXES_RECT = (0.072, 0.075, 0.913, 0.845)
+#: Height of the signal band at the bottom of the plot (fraction of the plot height).
+SIGNAL_BAND = 0.09
+#: Where the price view starts (fraction of the plot height): band plus annotation.
+PRICE_BOTTOM = 0.175
+#: Signal tracks in the band, (low, high) in fractions of the plot height: the full
+#: chart's held signal, and the recent chart's held (lower) and daily (upper) signals.
+FULL_TRACK = (0.012, 0.078)
+HELD_TRACK = (0.010, 0.042)
+DAILY_TRACK = (0.050, 0.082)
 _TICK_LEN_PT = 3.0
 _TICK_PAD_PT = 2.0
 
@@ -104,6 +121,8 @@ class ChartFigure:
 
     def __init__(self, x0: float, x1: float, *, log: bool, tick_size: float) -> None:
         self.x0, self.x1 = float(x0), float(x1)
+        self.log = log
+        self.price_view = (math.nan, math.nan)
         self.figure = Figure(figsize=FIG_SIZE, dpi=DPI, facecolor="white")
         self.canvas = FigureCanvasAgg(self.figure)
         ax = self.figure.add_axes(AXES_RECT)
@@ -128,13 +147,18 @@ class ChartFigure:
         self.axes_width_px = AXES_RECT[2] * FIG_SIZE[0] * DPI
         self._left_px = AXES_RECT[0] * FIG_SIZE[0] * DPI
         self._bottom_px = AXES_RECT[1] * FIG_SIZE[1] * DPI
+        self._height_px = AXES_RECT[3] * FIG_SIZE[1] * DPI
         self._tick_stamps = TextStamps(tick_size, "black")
         self._note_stamps = TextStamps(6.5, "0.15", limit=64)
         self._stamps = _StampLayer()
         self._tick_items: list[tuple[np.ndarray, int, int]] = []
         self._stamps.set_zorder(10)
-        self.title = self.figure.text(0.5, 0.955, "", ha="center", va="center", fontsize=11,
-                                      parse_math=False)  # "$" in a name is a dollar
+        ax.add_patch(Rectangle((0, 0), 1, SIGNAL_BAND, transform=ax.transAxes, zorder=0,
+                               facecolor="0.955", edgecolor="0.8", linewidth=0.4))
+        self._legend: list[Line2D] = []
+        self._title_right: float | None = None
+        self.title = self.figure.text(AXES_RECT[0], 0.955, "", ha="left", va="center",
+                                      fontsize=11, parse_math=False)  # "$" in a name is a dollar
         self.note_box = Rectangle((0, 0), 0, 0, transform=IdentityTransform(),
                                   facecolor="white", alpha=0.75, edgecolor="none", zorder=9)
         self.note = self.figure.text(0, 0, "", transform=IdentityTransform(), ha="left",
@@ -150,19 +174,62 @@ class ChartFigure:
         self._background: Any = None
 
     def line(self, color: str, width_px: float, *, zorder: float, alpha: float = 1.0,
-             style: str = "-", marker: str = "", drawstyle: str = "default") -> Line2D:
-        """Add an empty dynamic line (width in pixels); charts fill it with ``set_data``."""
+             style: str = "-", marker: str = "", drawstyle: str = "default",
+             label: str = "", band: bool = False) -> Line2D:
+        """Add an empty dynamic line (width in pixels); charts fill it with ``set_data``.
+
+        ``label``: its legend entry (none when empty).  ``band``: its y values
+        are fractions of the plot height (a signal in the band), not prices.
+        """
         (ln,) = self.ax.plot(
             [], [], color=color, lw=px_to_pt(width_px, DPI), zorder=zorder, alpha=alpha,
             linestyle=style, marker=marker, markersize=5, drawstyle=drawstyle,
             solid_joinstyle="bevel", dash_joinstyle="bevel", animated=True,
         )
+        if band:
+            ln.set_transform(self.ax.get_xaxis_transform())
+        if label:
+            proxy = Line2D([], [], color=color, lw=max(px_to_pt(width_px, DPI), 0.8),
+                           alpha=min(1.0, alpha + 0.3), linestyle=style, marker=marker,
+                           markersize=4)
+            proxy.set_label(label)
+            self._legend.append(proxy)
         self._dynamic.append(ln)
         return ln
 
+    def pair(self, color: str, width_px: float, *, zorder: float, alpha: float = 1.0,
+             style: str = "-", label: str = "") -> tuple[Line2D, Line2D]:
+        """Two like lines (a channel's low and high side); only the first is in the legend."""
+        return (self.line(color, width_px, zorder=zorder, alpha=alpha, style=style, label=label),
+                self.line(color, width_px, zorder=zorder, alpha=alpha, style=style))
+
+    def add_legend(self, ncol: int) -> None:
+        """Draw the legend of the labelled lines in the top margin, right-aligned
+        (static: part of the background, never over the plot)."""
+        legend = self.figure.legend(
+            handles=self._legend, loc="upper right", ncol=ncol, fontsize=6.5, frameon=False,
+            bbox_to_anchor=(AXES_RECT[0] + AXES_RECT[2], 0.995), borderaxespad=0.2,
+            handlelength=2.0, columnspacing=1.4, labelspacing=0.3,
+        )
+        self._title_right = legend.get_window_extent(self.canvas.get_renderer()).x0 - 12
+
+    def _set_title(self, title: str) -> None:
+        """Set the title, shortened with "…" where it would run into the legend."""
+        self.title.set_text(title)
+        if self._title_right is None:
+            return
+        renderer = self.canvas.get_renderer()
+        while len(title) > 8 and self.title.get_window_extent(renderer).x1 > self._title_right:
+            title = title[:-4].rstrip() + "\u2026"
+            self.title.set_text(title)
+
     def set_y(self, lo: float, hi: float, ticks: np.ndarray, labels: list[str]) -> None:
-        """Set the y limits and the y ticks with their labels."""
-        self.ax.set_ylim(lo, hi)
+        """Show the price view ``[lo, hi]`` above the band and the annotation (the
+        axis starts lower, so ``lo`` sits at ``PRICE_BOTTOM``) with these y ticks."""
+        self.price_view = (lo, hi)
+        k = PRICE_BOTTOM / (1.0 - PRICE_BOTTOM)
+        axis_lo = lo * (lo / hi) ** k if self.log else lo - k * (hi - lo)
+        self.ax.set_ylim(axis_lo, hi)
         self.ax.set_yticks(ticks)
         ys = self.ax.transData.transform(np.column_stack([np.full(len(ticks), self.x0), ticks]))
         right = self._left_px - (_TICK_LEN_PT + _TICK_PAD_PT) * DPI / 72.0
@@ -175,14 +242,15 @@ class ChartFigure:
     def set_texts(self, title: str, stamped: list[str], last_line: str, message: str = "") -> None:
         """Set the title, the annotation and the centered message.
 
-        The annotation sits in the lower left of the plot: the ``stamped``
-        lines (texts that repeat from chart to chart) above ``last_line``.
+        The annotation sits in the lower left of the plot, just above the
+        signal band: the ``stamped`` lines (texts that repeat from chart to
+        chart) above ``last_line``.
         """
-        self.title.set_text(title)
+        self._set_title(title)
         self.message.set_text(message)
         pad = 4
         x = round(self._left_px) + 2 * pad
-        y = round(self._bottom_px) + 2 * pad
+        y = round(self._bottom_px + SIGNAL_BAND * self._height_px) + 2 * pad
         self.note.set_position((x, y))
         self.note.set_text(last_line)
         images = [self._note_stamps.image(text) for text in stamped]

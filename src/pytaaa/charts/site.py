@@ -7,7 +7,9 @@
 - ``PyTAAA_newHighs_newLows_count.png``: new highs and new lows breadth.
 
 Each function draws a fresh 1350 x 750 px figure with matplotlib's object API
-(no pyplot, no global settings) and writes it atomically.  Empty or too short
+(no pyplot, no global settings) and writes it atomically.  The title sits at the
+top left and the legend at the top right, in the margin above the plot, so
+neither covers a line.  Empty or too short
 inputs give a chart that says "no data yet"; NaN points are left out; arrays
 of different lengths are a ``ValueError``; a failed write is an ``OSError``
 with no partial file left.
@@ -48,6 +50,9 @@ __all__ = [
 
 #: Message drawn on a chart that has nothing to show.
 NO_DATA = "no data yet"
+#: The new highs/lows axis: what :func:`pytaaa.engine.backtest.new_highs_lows` counts.
+NEW_HIGHS_LOWS_LABEL = ("stocks at a 73- or 293-day high (low),\n"
+                        "mean of the 50- and 159-day moving sums")
 #: Value the backtest file writes for new lows before enough rows exist.
 PLACEHOLDER = -100000.0
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -125,7 +130,18 @@ def _linear_y(ax: Axes, arrays: Sequence[np.ndarray]) -> None:
 
 
 def _title(fig: Figure, text: str) -> None:
-    fig.text(0.5, 0.955, text, ha="center", va="center", fontsize=11)
+    fig.text(0.07, 0.955, text, ha="left", va="center", fontsize=11)
+
+
+def _legend(fig: Figure, *axes: Axes) -> None:
+    """The legend of the labelled lines of ``axes``, in the top margin (right-aligned)."""
+    handles, labels = [], []
+    for ax in axes:
+        h, lab = ax.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    fig.legend(handles, labels, loc="upper right", bbox_to_anchor=(0.98, 0.995), ncol=4,
+               fontsize=8, frameon=False, borderaxespad=0.2, columnspacing=1.6)
 
 
 def plot_value_history(
@@ -159,7 +175,7 @@ def plot_value_history(
         _line(ax, x, tv, color="tab:red", lw=1.0, marker=marker, ms=4, label="timed value")
         _style(ax, x)
         _linear_y(ax, [v, tv])
-        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        _legend(fig, ax)
     save_figure_png(canvas, path)
 
 
@@ -209,7 +225,7 @@ def plot_uptrending(dates: np.ndarray, uptrend: np.ndarray, active: np.ndarray, 
         ax.set_ylim(0, 100)
         ticks, labels = linear_ticks(0, 100, max_ticks=6)
         ax.set_yticks(ticks, [f"{t}%" for t in labels])
-        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        _legend(fig, ax)
     save_figure_png(canvas, path)
 
 
@@ -229,7 +245,7 @@ def plot_backtest_with_trend(
     fig, canvas = _figure()
     top = fig.add_axes((0.08, 0.33, 0.9, 0.58))
     bottom = fig.add_axes((0.08, 0.07, 0.9, 0.22), sharex=top)
-    _title(fig, "Backtest: strategy vs buy-and-hold, and stocks up-trending")
+    _title(fig, "Backtest: strategy vs buy-and-hold")
     with np.errstate(invalid="ignore"):
         st = np.where(st > 0, st, np.nan)
         bh = np.where(bh > 0, bh, np.nan)
@@ -249,8 +265,11 @@ def plot_backtest_with_trend(
     ticks, labels = log_ticks(lo, hi)
     top.set_yticks(ticks, labels)
     top.yaxis.set_minor_locator(NullLocator())
-    top.legend(loc="upper left", fontsize=8, frameon=False)
-    _line(bottom, x, pct, color="tab:green", lw=0.6, marker=_marker(pct), ms=3)
+    top.set_ylabel("value (log scale)", fontsize=8)
+    _line(bottom, x, pct, color="tab:green", lw=0.6, marker=_marker(pct), ms=3,
+          label="% up-trending (lower panel)")
+    bottom.set_ylabel("up-trending", fontsize=8)
+    _legend(fig, top, bottom)
     bottom.set_ylim(0, 100)
     bottom.set_yticks([0, 50, 100], ["0%", "50%", "100%"])
     _style(top, x)
@@ -272,7 +291,7 @@ def plot_new_highs_lows(dates: np.ndarray, new_highs: np.ndarray, new_lows: np.n
     hi = np.where(hi == PLACEHOLDER, np.nan, hi)
     lo = np.where(lo == PLACEHOLDER, np.nan, lo)
     fig, canvas = _figure()
-    ax = fig.add_axes((0.07, 0.08, 0.91, 0.82))
+    ax = fig.add_axes((0.1, 0.08, 0.88, 0.82))
     _title(fig, "New highs and new lows")
     if not (np.isfinite(hi).any() or np.isfinite(lo).any()):
         _no_data(ax)
@@ -282,5 +301,6 @@ def plot_new_highs_lows(dates: np.ndarray, new_highs: np.ndarray, new_lows: np.n
         _line(ax, x, lo, color="tab:red", lw=0.8, marker=mk, ms=4, label="new lows")
         _style(ax, x)
         _linear_y(ax, [hi, lo])
-        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.set_ylabel(NEW_HIGHS_LOWS_LABEL, fontsize=8)
+        _legend(fig, ax)
     save_figure_png(canvas, path)

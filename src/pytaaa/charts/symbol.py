@@ -11,8 +11,9 @@ buffer as a PNG.  Nothing global is touched (no pyplot, no rcParams).
 Drawing decisions (documented here because the spec leaves them open):
 
 - Line widths of the spec are pixels; at 150 dpi 1 px is 0.48 pt.
-- A signal square wave is high (the last price) while the signal is 1 and
-  drops to the bottom edge of the plot while it is 0.
+- A signal square wave is drawn in the band below the prices (not at a price
+  level): up while the signal is 1; on the recent chart the held signal takes
+  the band's lower track, the daily signal its upper one.  A legend names every line.
 - Trend channels are fitted against calendar time (days), so they are straight
   lines on the chart's date axis.
 - Gapped trend channel: the two least-squares lines are drawn solid over their
@@ -24,7 +25,7 @@ Drawing decisions (documented here because the spec leaves them open):
   fall on or after the start date, it starts earlier (and says so in a note).
 - A symbol with no finite price (an all-NaN row) still gets both PNGs, with
   the message "no price data".
-- Full-history y limits: 0.9 × lowest to 1.1 × highest value drawn.
+- Full-history price view: 0.9 × lowest to 1.1 × highest value drawn.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pytaaa.charts._figure import ChartFigure
+from pytaaa.charts._figure import DAILY_TRACK, FULL_TRACK, HELD_TRACK, ChartFigure
 from pytaaa.charts.drawing import (
     ColumnReducer,
     date_nums,
@@ -206,37 +207,34 @@ _Fit = tuple[int, int, tuple[float, float], tuple[float, float]]
 class FullFigure(ChartFigure):
     """The artists of the full-history chart (log scale)."""
 
-    def __init__(self, x0: float, x1: float) -> None:
+    def __init__(self, x0: float, x1: float, pc: bool) -> None:
         super().__init__(x0, x1, log=True, tick_size=8)
-        self.held = self.line("tab:orange", 1.0, zorder=1, drawstyle="steps-post")
-        self.raw = self.line("tab:blue", 1.5, zorder=2)
-        self.despiked = self.line("tab:green", 1.5, zorder=3)
-        self.channels = (
-            self.line("m", 1.0, zorder=4, alpha=0.8),
-            self.line("m", 1.0, zorder=4, alpha=0.8),
-        )
+        self.raw = self.line("tab:blue", 1.5, zorder=2, label="price")
+        self.despiked = self.line("tab:green", 1.5, zorder=3, label="despiked price")
+        self.channels = self.pair("m", 1.0, zorder=4, alpha=0.8,
+                                  label="percentile channels" if pc else "")
+        self.held = self.line("tab:orange", 1.0, zorder=1, drawstyle="steps-post", band=True,
+                              label="held signal (band: up = up-trending)")
+        self.add_legend(2)
 
 
 class RecentFigure(ChartFigure):
     """The artists of the recent chart (linear scale, trend channels)."""
 
-    def __init__(self, x0: float, x1: float) -> None:
+    def __init__(self, x0: float, x1: float, pc: bool) -> None:
         super().__init__(x0, x1, log=False, tick_size=6.5)
-        self.held = self.line("b", 1.0, zorder=1, alpha=0.45, drawstyle="steps-post")
-        self.daily = self.line("tab:orange", 1.0, zorder=1, alpha=0.45, drawstyle="steps-post")
-        self.despiked = self.line("tab:green", 1.0, zorder=2)
-        self.channels = (
-            self.line("m", 1.0, zorder=2, alpha=0.8),
-            self.line("m", 1.0, zorder=2, alpha=0.8),
-        )
-        self.gapped = (
-            self.line("y", 0.5, zorder=3),
-            self.line("y", 0.5, zorder=3),
-            self.line("y", 0.5, zorder=3, style=":"),
-            self.line("y", 0.5, zorder=3, style=":"),
-        )
-        self.nogap = (self.line("b", 1.0, zorder=3), self.line("b", 1.0, zorder=3))
-        self.raw = self.line("k", 0.5, zorder=5)
+        self.raw = self.line("k", 0.5, zorder=5, label="price")
+        self.despiked = self.line("tab:green", 1.0, zorder=2, label="despiked (scaled)")
+        self.gapped = (*self.pair("y", 0.5, zorder=3, label="trend channel (gapped)"),
+                       *self.pair("y", 0.5, zorder=3, style=":"))
+        self.nogap = self.pair("b", 1.0, zorder=3, label="trend channel (no gap)")
+        self.held = self.line("b", 1.0, zorder=1, alpha=0.6, drawstyle="steps-post", band=True,
+                              label="held signal (lower)")
+        self.daily = self.line("tab:orange", 1.0, zorder=1, alpha=0.6, drawstyle="steps-post",
+                               band=True, label="daily signal (upper)")
+        self.channels = self.pair("m", 1.0, zorder=2, alpha=0.8,
+                                  label="percentile channels" if pc else "")
+        self.add_legend(4 if pc else 3)
         self.gapped_dot = self.line("y", 0, zorder=6, marker="o")
         self.nogap_dot = self.line("b", 0, zorder=6, marker="o")
 
@@ -294,6 +292,7 @@ class SymbolChartRenderer:
             raise ValueError("dates: expected strictly increasing trading days")
         self.dates = d
         self.params = params
+        self._pc = params.method == "percentileChannels"
         self.x = date_nums(d)
         self.n = len(d)
         self._full: FullFigure | None = None
@@ -317,7 +316,7 @@ class SymbolChartRenderer:
         if self._full is None:
             span = max(self.x[-1] - self.x[0], 1.0)
             pad = max(1.0, 0.01 * span)
-            fig = FullFigure(self.x[0] - pad, self.x[-1] + pad)
+            fig = FullFigure(self.x[0] - pad, self.x[-1] + pad, self._pc)
             self._full = fig
             self._full_reducer = ColumnReducer(self.x, fig.x0, fig.x1, fig.axes_width_px)
         assert self._full_reducer is not None
@@ -326,7 +325,7 @@ class SymbolChartRenderer:
     def _recent_figure(self) -> tuple[RecentFigure, ColumnReducer]:
         if self._recent is None:
             x = self.x[self.recent_start_index :]
-            fig = RecentFigure(x[0], self.x[-1] + RECENT_RIGHT_PAD_DAYS)
+            fig = RecentFigure(x[0], self.x[-1] + RECENT_RIGHT_PAD_DAYS, self._pc)
             self._recent = fig
             self._recent_reducer = ColumnReducer(x, fig.x0, fig.x1, fig.axes_width_px)
         assert self._recent_reducer is not None
@@ -400,8 +399,7 @@ class SymbolChartRenderer:
         lo, hi = nan_range(drawn)
         lo, hi = safe_limits(0.9 * lo, 1.1 * hi, log=True)
         last = last_finite(close)
-        level = last if last > 0 else math.nan  # no wave without a (positive) price
-        fig.held.set_data(*step_points(self.x, held, level, lo))
+        fig.held.set_data(*step_points(self.x, held, FULL_TRACK[1], FULL_TRACK[0]))
         ticks, labels = log_ticks(lo, hi)
         fig.set_y(lo, hi, ticks, labels)
         fig.set_texts(self._title(s), *self._annotation(last, now), _empty(finite))
@@ -457,8 +455,8 @@ class SymbolChartRenderer:
                 lo = 0.85 * lo_ch
         lo, hi = safe_limits(lo, hi)
         last = last_finite(close)
-        fig.held.set_data(*step_points(xv, held[i0:], last, lo))
-        fig.daily.set_data(*step_points(xv, daily[i0:], last, lo))
+        fig.held.set_data(*step_points(xv, held[i0:], HELD_TRACK[1], HELD_TRACK[0]))
+        fig.daily.set_data(*step_points(xv, daily[i0:], DAILY_TRACK[1], DAILY_TRACK[0]))
         # trend channels of the raw price
         low_band, hi_band = minmax_channel(close, p.periods)
         end = self.n - 1

@@ -9,11 +9,13 @@ Each is a 12 x 6.75 in figure at 150 dpi (1800 x 1012 px) with three panels
 (heights 4:1:1).  Top, log scale: every stock's buy-and-hold value (pale pink
 hairlines), every trial (thin grey), the 10-90 % band of the trials (shaded),
 buy-and-hold (red), trial 0 (black) and trial 0's variable-percent version
-(blue); a table of CAGR / Sharpe / mean drawdown per horizon for trial 0 and
-its variable-percent version; today's holdings; "Backtested on <date time>".
-Middle: the fraction of active stocks up-trending (median and 90th percentile
-over the trials, and trial 0).  Bottom: the market gauge Q and trial 0's
-invested fraction.
+(blue); "Backtested on <date time>".  Middle: the fraction of active stocks
+up-trending (median and 90th percentile over the trials, and trial 0).
+Bottom: the market gauge Q and trial 0's invested fraction.  A column right of
+the panels holds what must not cover a curve: the top panel's legend, the
+table of CAGR / Sharpe / mean drawdown per horizon for trial 0 and its
+variable-percent version, today's holdings and the trials' final values; the
+other panels' legends sit beside them.
 
 Drawn with matplotlib's object API on an Agg canvas (no pyplot, no global
 settings) and written atomically (:func:`pytaaa.charts.drawing.save_figure_png`).
@@ -62,6 +64,7 @@ __all__ = [
     "recent_start_index",
     "recent_view",
     "plot_montecarlo",
+    "montecarlo_figure",
     "write_montecarlo_pngs",
 ]
 
@@ -70,6 +73,8 @@ RECENT_PNG = "PyTAAA_monteCarloBacktestRecent.png"
 FIG_SIZE = (12.0, 6.75)
 DPI = 150
 RECENT_YEARS = 4
+#: Right edge of the three panels (figure fraction); the side column fills the rest.
+PANEL_RIGHT = 0.69
 FULL_ROWS = ("whole", "15y", "10y", "5y", "3y", "2y", "1y", "6m", "3m", "1m")
 RECENT_ROWS = ("whole", "3y", "1y", "6m", "3m", "1m")
 
@@ -78,7 +83,6 @@ _GREY = "#8c8c8c"
 _BAND = "#b9cde5"
 _RED = "#d62728"
 _BLUE = "#1f5fd6"
-_BOX = {"facecolor": "white", "alpha": 0.85, "edgecolor": "#cccccc", "linewidth": 0.3}
 
 
 @dataclass(frozen=True)
@@ -240,37 +244,54 @@ def _top_panel(ax: Axes, data: MCPlotData, x: np.ndarray, reducer: ColumnReducer
     ax.set_yticklabels(labels, fontsize=7)
     ax.minorticks_off()
     ax.set_ylabel("value", fontsize=8)
-    ax.legend(loc="lower right", fontsize=7, frameon=True, framealpha=0.85)
+    ax.set_title(f"PyTAAA Monte Carlo backtest: {data.title}", loc="left", fontsize=9)
+    ax.set_title(f"Backtested on {data.backtested_at:%Y-%m-%d %H:%M}", loc="right", fontsize=8)
+
+
+def _side_column(side: Axes, top: Axes, data: MCPlotData) -> None:
+    """Fill the column right of the top panel, top down: its legend, the statistics
+    table, today's holdings (two columns when long) and the trials' final values."""
+    side.axis("off")
+    height_px = side.get_position().height * FIG_SIZE[1] * DPI
+    line = 15.0 / height_px  # one text line of 6-6.5 pt, as a fraction of the column
+    handles, labels = top.get_legend_handles_labels()
+    legend = side.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.0, 1.0),
+                         fontsize=7, frameon=False, borderaxespad=0.0, ncol=2, columnspacing=1.2)
+    renderer = side.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    y = 1.0 - legend.get_window_extent(renderer).height / height_px - 0.8 * line
     row_labels, cells = _table_cells(data)
     if cells:
+        side.text(0.0, y, "Trial 0: configured (left) and variable % invested (right)",
+                  fontsize=6.5, va="top", transform=side.transAxes)
+        y -= 1.3 * line
         rows = [[label] + row for label, row in zip(row_labels, cells)]
-        height = 0.042 * (len(rows) + 1)
-        table = ax.table(
-            cellText=rows,
-            colLabels=["", "CAGR", "Sharpe", "MeanDD", "var% CAGR", "var% Sharpe", "var% MeanDD"],
-            bbox=[0.008, 0.985 - height, 0.42, height], cellLoc="right", zorder=6,
+        height = 1.25 * line * (len(rows) + 1)
+        table = side.table(
+            cellText=rows, colLabels=["", "CAGR", "Sharpe", "MeanDD", "CAGR", "Sharpe", "MeanDD"],
+            bbox=[0.0, y - height, 1.0, height], cellLoc="right",
         )
         table.auto_set_font_size(False)
         table.set_fontsize(6)
-        for (r, c), cell in table.get_celld().items():
+        for (_r, c), cell in table.get_celld().items():
             cell.set_linewidth(0.3)
             cell.set_edgecolor("#bbbbbb")
-            cell.set_facecolor((1, 1, 1, 0.8))
+            cell.set_facecolor("#f3f6fb" if c >= 4 else "white")
             if c == 0:
                 cell.get_text().set_horizontalalignment("left")
-    held = [f"{s:<6} {100 * w:5.1f}%" for s, w in data.holdings]
-    text = "Today's holdings (trial 0):\n" + ("\n".join(held) if held else "none")
-    ax.text(0.435, 0.985, text, transform=ax.transAxes, ha="left", va="top", fontsize=6.5,
-            family="monospace", zorder=6, bbox=_BOX)
+        y -= height + 1.2 * line
+    held = [f"{s:<6} {100 * w:5.1f}%" for s, w in data.holdings] or ["none"]
+    side.text(0.0, y, "Today's holdings (trial 0):", fontsize=6.5, va="top",
+              transform=side.transAxes)
+    per_col = max(8, math.ceil(len(held) / 2))
+    for k in range(0, len(held), per_col):
+        side.text(0.5 * (k // per_col), y - 1.2 * line, "\n".join(held[k:k + per_col]),
+                  fontsize=6.5, family="monospace", va="top", transform=side.transAxes,
+                  parse_math=False)  # a "$" in a ticker is a dollar
     if len(data.trials) > 1:
-        finals = data.trials[:, -1]
-        q = [float(np.nanpercentile(finals, p)) for p in (10, 50, 90)]
-        ax.text(0.008, 0.02, f"{len(data.trials)} trials, final value p10 / p50 / p90: "
-                + " / ".join(f"{x:,.0f}" for x in q), transform=ax.transAxes, fontsize=6.5,
-                ha="left", va="bottom", zorder=6,
-                bbox=_BOX)
-    ax.set_title(f"PyTAAA Monte Carlo backtest: {data.title}", loc="left", fontsize=9)
-    ax.set_title(f"Backtested on {data.backtested_at:%Y-%m-%d %H:%M}", loc="right", fontsize=8)
+        q = [float(np.nanpercentile(data.trials[:, -1], p)) for p in (10, 50, 90)]
+        side.text(0.0, 0.0, f"{len(data.trials)} trials, final value\np10 / p50 / p90: "
+                  + " / ".join(f"{v:,.0f}" for v in q), fontsize=6.5, va="bottom",
+                  transform=side.transAxes)
 
 
 def _middle_panel(ax: Axes, data: MCPlotData, x: np.ndarray, reducer: ColumnReducer) -> None:
@@ -286,7 +307,7 @@ def _middle_panel(ax: Axes, data: MCPlotData, x: np.ndarray, reducer: ColumnRedu
     ax.set_yticks([0.0, 0.5, 1.0])
     ax.set_yticklabels(["0%", "50%", "100%"], fontsize=7)
     ax.set_ylabel("up-trending", fontsize=8)
-    ax.legend(loc="upper left", fontsize=6, ncol=3, frameon=True, framealpha=0.8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=6.5, frameon=False)
 
 
 def _bottom_panel(ax: Axes, data: MCPlotData, x: np.ndarray, reducer: ColumnReducer) -> None:
@@ -302,8 +323,9 @@ def _bottom_panel(ax: Axes, data: MCPlotData, x: np.ndarray, reducer: ColumnRedu
     twin.set_ylim(0.0, top * 1.05)
     twin.set_ylabel("invested", fontsize=8, color=_BLUE)
     twin.tick_params(labelsize=7, colors=_BLUE)
-    ax.legend(loc="upper left", fontsize=6, frameon=True, framealpha=0.8)
-    twin.legend(loc="upper right", fontsize=6, frameon=True, framealpha=0.8)
+    handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.075, 0.5), fontsize=6.5,
+              frameon=False)
 
 
 def plot_montecarlo(data: MCPlotData, path: Path) -> Path:
@@ -312,24 +334,36 @@ def plot_montecarlo(data: MCPlotData, path: Path) -> Path:
     Raises ``ValueError`` for fewer than 2 dates, ``OSError`` when the file
     cannot be written (no partial file is left).
     """
+    fig = montecarlo_figure(data)
+    save_figure_png(fig.canvas, Path(path))  # type: ignore[arg-type]
+    return Path(path)
+
+
+def montecarlo_figure(data: MCPlotData) -> Figure:
+    """The Monte Carlo chart of ``data`` as a Figure on an Agg canvas (not yet drawn).
+
+    Raises ``ValueError`` for fewer than 2 dates.
+    """
     if len(data.dates) < 2:
         raise ValueError("the Monte Carlo chart needs at least 2 dates")
     fig = Figure(figsize=FIG_SIZE, dpi=DPI, facecolor="white")
-    canvas = FigureCanvasAgg(fig)
+    FigureCanvasAgg(fig)
     grid = fig.add_gridspec(3, 1, height_ratios=[4, 1, 1], hspace=0.07,
-                            left=0.07, right=0.94, top=0.955, bottom=0.045)
+                            left=0.065, right=PANEL_RIGHT, top=0.955, bottom=0.045)
     top = fig.add_subplot(grid[0])
     mid = fig.add_subplot(grid[1], sharex=top)
     bottom = fig.add_subplot(grid[2], sharex=top)
     x = date_nums(data.dates)
-    width_px = FIG_SIZE[0] * DPI * 0.88
+    width_px = FIG_SIZE[0] * DPI * (PANEL_RIGHT - 0.065)
     reducer = ColumnReducer(x, float(x[0]), float(x[-1]), width_px)
     _top_panel(top, data, x, reducer)
+    box = top.get_position()
+    _side_column(fig.add_axes((PANEL_RIGHT + 0.02, box.y0, 0.985 - PANEL_RIGHT - 0.02,
+                               box.height)), top, data)
     _middle_panel(mid, data, x, reducer)
     _bottom_panel(bottom, data, x, reducer)
     _x_axis([top, mid, bottom], x)
-    save_figure_png(canvas, Path(path))
-    return Path(path)
+    return fig
 
 
 def write_montecarlo_pngs(data: MCPlotData, webpage: Path, recent_start: dt.date) -> list[Path]:
