@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     log.line(f"Loading plot data from {args.data_file}")
     session: JobSession | None = None
     try:
-        with open_handoff(args.data_file, KIND) as reader:
+        with open_handoff(args.data_file, KIND, fd=args.handoff_fd) as reader:
             try:
                 from pytaaa.charts.inputs import read_chart_handoff
             except ImportError as exc:

@@ -214,8 +214,14 @@ class HandoffReader:
 
 
 @contextlib.contextmanager
-def open_handoff(path: str | os.PathLike[str], kind: str) -> Iterator[HandoffReader]:
+def open_handoff(path: str | os.PathLike[str], kind: str,
+                 fd: int | None = None) -> Iterator[HandoffReader]:
     """Open the hand-off at ``path`` for a job of ``kind``, validate it, then delete it.
+
+    ``fd`` is the descriptor the job inherited from its caller (the one that
+    holds the hand-off's lock): the content is read through it, never through
+    a name someone could have swapped, and the file at ``path`` is removed
+    only if it is still that file.
 
     Yields a :class:`HandoffReader` whose manifest, array names, dtypes and
     shapes have been checked.  The file is removed when the block ends, whether
@@ -225,9 +231,12 @@ def open_handoff(path: str | os.PathLike[str], kind: str) -> Iterator[HandoffRea
     """
     path = Path(path)
     zf = None
+    inherited = None
     try:
         try:
-            zf = zipfile.ZipFile(path)
+            if fd is not None:
+                inherited = os.fdopen(os.dup(fd), "rb")
+            zf = zipfile.ZipFile(path if inherited is None else inherited)
         except FileNotFoundError:
             raise HandoffError(path, "hand-off file not found") from None
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -255,8 +264,17 @@ def open_handoff(path: str | os.PathLike[str], kind: str) -> Iterator[HandoffRea
     finally:
         if zf is not None:
             zf.close()
+        if inherited is not None:
+            inherited.close()
         with contextlib.suppress(OSError):
-            path.unlink()
+            if fd is None or _same_file(path, fd):
+                path.unlink()
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """True when ``path`` names the file open as ``fd`` (same device and inode)."""
+    a, b = os.lstat(path), os.fstat(fd)
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 class WorkDir:

@@ -16,6 +16,7 @@ owner record only; the process start time guards against a recycled pid.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -28,7 +29,7 @@ from pathlib import Path
 import psutil
 
 from pytaaa._io import atomic_write_text
-from pytaaa.jobs.paths import JobPaths
+from pytaaa.jobs.paths import JobPaths, UnsafeStateError, check_private
 
 __all__ = [
     "JobLock",
@@ -37,6 +38,7 @@ __all__ = [
     "read_owner",
     "write_owner",
     "owner_alive",
+    "is_pytaaa_job",
     "take_over",
     "cancel_requested",
 ]
@@ -57,12 +59,19 @@ class JobLock:
         """Take the lock if it is free; return whether this object now holds it.
 
         Creates the lock file (mode 0600) if needed; raises ``OSError`` when it
-        cannot be created.
+        cannot be created and :class:`~pytaaa.jobs.paths.UnsafeStateError` when
+        it is a symlink, belongs to another user or others can write it.
         """
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeStateError(self.path, "found a symlink") from None
+            raise
+        try:
+            check_private(self.path, os.fstat(fd), folder=False)
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
@@ -166,6 +175,22 @@ def owner_alive(owner: Owner) -> bool:
         return False
 
 
+def is_pytaaa_job(owner: Owner) -> bool:
+    """True when ``owner.pid`` is a process of the current user running pytaaa, started
+    when the record says, in the recorded process group."""
+    try:
+        proc = psutil.Process(owner.pid)
+        if abs(proc.create_time() - owner.create_time) > 0.05:
+            return False
+        if hasattr(os, "getuid") and proc.uids().real != os.getuid():
+            return False
+        if os.getpgid(owner.pid) != owner.pgid:
+            return False
+        return any("pytaaa" in part for part in proc.cmdline())
+    except (psutil.Error, OSError):
+        return False
+
+
 def cancel_requested(paths: JobPaths, job_id: str) -> bool:
     """True when a cancel request for ``job_id`` has been filed."""
     try:
@@ -178,9 +203,11 @@ def _signal(owner: Owner, sig: int) -> None:
     """Send ``sig`` to a detached owner's process group (its own session).
 
     An in-process (sync) run is part of someone else's program and is never
-    signalled: it only gets the cancel request.
+    signalled: it only gets the cancel request.  Nothing is sent unless the
+    process is the recorded one and a pytaaa job of this user
+    (:func:`is_pytaaa_job`): a forged record cannot aim the signal elsewhere.
     """
-    if not owner.detached or not owner_alive(owner):
+    if not owner.detached or not owner_alive(owner) or not is_pytaaa_job(owner):
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if owner.pgid == owner.pid:
