@@ -178,3 +178,22 @@ def test_random_sigkills_of_small_runs_leave_parseable_outputs_and_a_working_nex
     last = run_cli(cfg_path)
     assert last.returncode == 0, last.stderr
     _check_outputs_parse(cfg_path)
+
+
+def test_a_symlinked_0600_status_ledger_is_updated_at_its_target(tmp_path: Path) -> None:
+    cfg_path = small_workspace(tmp_path, plot_generation_hours=[])
+    cfg = load_config(cfg_path)
+    cfg.performance_store.mkdir(parents=True, exist_ok=True)
+    target = tmp_path / "private" / "PyTAAA_status.params"
+    target.parent.mkdir()
+    target.write_text("[Status]\n")
+    os.chmod(target, 0o600)
+    link = cfg.performance_store / "PyTAAA_status.params"
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+    for _ in range(2):
+        res = daily_run(cfg, sync=True, send_email=False, montecarlo=False, charts=False)
+        assert res.exit_code == 0, res.problems
+    assert link.is_symlink()
+    assert len(target.read_text().splitlines()) == 3
+    assert (target.stat().st_mode & 0o777) == 0o600

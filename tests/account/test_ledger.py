@@ -120,6 +120,24 @@ def test_month_end_block_appended_once_keeping_cr_line_endings(tmp_path: Path) -
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_overlapping_month_end_appends_add_exactly_one_block(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "PyTAAA_holdings.params"
+    path.write_text(PYTAAA_HOLDINGS)
+    code = ("import datetime as dt, sys\n"
+            "from pytaaa.account.ledger import append_holdings_block\n"
+            "ok = append_holdings_block(sys.argv[1], dt.date(2013, 2, 28), "
+            "[('CASH', 100.0, 1.0)], 12000)\n"
+            "print(int(ok))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert sorted(outs) == ["0", "0", "0", "1"]  # the check and the append are one step
+    assert path.read_text().count("TradeDate: 2013-02-28") == 1
+
+
 STATUS_TEXT = (
     "[Status]\n"
     "cumu_value: 2013-02-07 09:49:32.734000 10010.8 1\n"
