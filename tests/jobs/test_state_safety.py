@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
+from _helpers import wait_for
 
 from pytaaa.jobs.handoff import open_handoff, write_handoff
 from pytaaa.jobs.lock import JobLock, Owner, is_pytaaa_job, take_over, write_owner
@@ -117,8 +118,9 @@ def test_a_forged_owner_record_never_signals_an_unrelated_process(tmp_path: Path
     victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
         proc = psutil.Process(victim.pid)
+        wait_for(lambda: proc.cmdline()[:1] == ["sleep"], timeout=30)
         forged = Owner(victim.pid, os.getpgid(victim.pid), "forged", proc.create_time(), True)
-        assert not is_pytaaa_job(forged)
+        assert not is_pytaaa_job(forged, JobPaths(tmp_path, "charts").lock)
         paths = JobPaths(tmp_path, "charts")
         paths.ensure_state_dirs()
         write_owner(paths, forged)
@@ -132,15 +134,25 @@ def test_a_forged_owner_record_never_signals_an_unrelated_process(tmp_path: Path
         victim.wait()
 
 
-def test_a_real_detached_pytaaa_process_is_recognised() -> None:
-    code = "import time; time.sleep(30)"
-    job = subprocess.Popen([sys.executable, "-c", code, "pytaaa.jobs.charts"],
-                           start_new_session=True)
+def test_only_the_process_holding_the_jobs_lock_is_recognised(tmp_path: Path) -> None:
+    paths = JobPaths(tmp_path, "charts")
+    paths.ensure_state_dirs()
+    code = ("import sys, time\n"
+            "from pytaaa.jobs.lock import JobLock\n"
+            "lock = JobLock(sys.argv[1])\n"
+            "assert lock.try_acquire()\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(30)\n")
+    job = subprocess.Popen([sys.executable, "-c", code, str(paths.lock)], stdout=subprocess.PIPE,
+                           text=True, start_new_session=True)
     try:
-        owner = Owner(job.pid, job.pid, "j", psutil.Process(job.pid).create_time(), True)
-        assert is_pytaaa_job(owner)
-        assert not is_pytaaa_job(Owner(job.pid, job.pid, "j", owner.create_time + 5, True))
-        assert not is_pytaaa_job(Owner(job.pid, job.pid + 1, "j", owner.create_time, True))
+        assert job.stdout.readline().strip() == "locked"
+        created = psutil.Process(job.pid).create_time()
+        owner = Owner(job.pid, job.pid, "j", created, True)
+        assert is_pytaaa_job(owner, paths.lock)
+        assert not is_pytaaa_job(owner, paths.state_dir / "montecarlo.lock")
+        assert not is_pytaaa_job(Owner(job.pid, job.pid, "j", created + 5, True), paths.lock)
+        assert not is_pytaaa_job(Owner(job.pid, job.pid + 1, "j", created, True), paths.lock)
     finally:
         job.kill()
         job.wait()

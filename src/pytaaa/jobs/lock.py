@@ -175,9 +175,10 @@ def owner_alive(owner: Owner) -> bool:
         return False
 
 
-def is_pytaaa_job(owner: Owner) -> bool:
-    """True when ``owner.pid`` is a process of the current user running pytaaa, started
-    when the record says, in the recorded process group."""
+def is_pytaaa_job(owner: Owner, lock_path: Path) -> bool:
+    """True when ``owner.pid`` is the job the record describes: a process of the current
+    user, started when the record says, in the recorded process group, that has the job's
+    lock file ``lock_path`` open (a job holds it for its whole life; nothing else does)."""
     try:
         proc = psutil.Process(owner.pid)
         if abs(proc.create_time() - owner.create_time) > 0.05:
@@ -186,7 +187,8 @@ def is_pytaaa_job(owner: Owner) -> bool:
             return False
         if os.getpgid(owner.pid) != owner.pgid:
             return False
-        return any("pytaaa" in part for part in proc.cmdline())
+        lock = os.path.realpath(lock_path)
+        return any(os.path.realpath(f.path) == lock for f in proc.open_files())
     except (psutil.Error, OSError):
         return False
 
@@ -199,15 +201,15 @@ def cancel_requested(paths: JobPaths, job_id: str) -> bool:
         return False
 
 
-def _signal(owner: Owner, sig: int) -> None:
+def _signal(owner: Owner, sig: int, lock_path: Path) -> None:
     """Send ``sig`` to a detached owner's process group (its own session).
 
     An in-process (sync) run is part of someone else's program and is never
     signalled: it only gets the cancel request.  Nothing is sent unless the
-    process is the recorded one and a pytaaa job of this user
+    process is the recorded one, of this user, holding the job's lock file
     (:func:`is_pytaaa_job`): a forged record cannot aim the signal elsewhere.
     """
-    if not owner.detached or not owner_alive(owner) or not is_pytaaa_job(owner):
+    if not owner.detached or not owner_alive(owner) or not is_pytaaa_job(owner, lock_path):
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if owner.pgid == owner.pid:
@@ -250,7 +252,7 @@ def take_over(
                 how = "SIGTERM" if owner.detached else "cancel request (in-process run)"
                 note(f"{action} running {paths.kind} job {owner.job_id} (pid {owner.pid}): {how}")
                 if owner.detached:
-                    _signal(owner, signal.SIGTERM)
+                    _signal(owner, signal.SIGTERM, paths.lock)
                 else:
                     with contextlib.suppress(OSError):
                         atomic_write_text(paths.cancel, owner.job_id + "\n", mode=0o600)
@@ -261,7 +263,7 @@ def take_over(
                 and time.monotonic() - asked[key] >= grace
             ):
                 note(f"Job {owner.job_id} still running after {grace:g} s: SIGKILL")
-                _signal(owner, signal.SIGKILL)
+                _signal(owner, signal.SIGKILL, paths.lock)
                 killed.add(key)
         if lock.acquire(0.1, should_stop):
             return True
