@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -44,7 +43,9 @@ def set_parent_death_signal(sig: int = signal.SIGKILL) -> bool:
         return False
     parent = os.getppid()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the symbols already loaded in this process (libc among them): no library search,
+        # which would start a subprocess (ldconfig) from the fork server
+        libc = ctypes.CDLL(None, use_errno=True)
         ok = libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
