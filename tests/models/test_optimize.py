@@ -79,6 +79,15 @@ def test_same_seed_gives_byte_identical_csvs_with_one_and_two_workers(setup) -> 
     assert trials_csv_text("HMAs", other) != texts[0][0]
 
 
+def test_history_shorter_than_the_in_sample_window_leaves_the_walk_forward_empty(setup) -> None:
+    cfg, daily, data = setup
+    res = run_search(data, draw_search(cfg.valuation, 3, 1), workers=1, in_years=10, out_years=1)
+    assert res.walk is not None and res.walk.folds == []
+    rows = trials_csv_text("HMAs", res).splitlines()[1:]
+    assert all(r.endswith(",,,,0") or r.endswith(",,,,1") for r in rows)
+    assert folds_csv_text(res, daily.prices.dates).count("\n") == 1
+
+
 def test_best_is_the_highest_whole_history_sharpe_and_failures_are_left_out(setup) -> None:
     cfg, _, data = setup
     res = run_search(data, draw_search(cfg.valuation, 6, 4), workers=2, fail=frozenset({3}),

@@ -42,9 +42,9 @@ from pytaaa.models.switching import (
     CASH_VALUE,
     ModelSeries,
     Selection,
-    _metrics_chunk,
     decision_days,
     score_lookbacks,
+    series_metrics,
     window_metrics,
 )
 
@@ -253,7 +253,7 @@ class LookbackScorer:
         normalized: dict[str, float] = {}
         total = weight = 0.0
         for label, a, b, w in self.spans:
-            m = _metrics_chunk(values[None, None, a:b + 1], b - a)[:, 0, 0]
+            m = series_metrics(values[a:b + 1])
             m = np.nan_to_num(m, nan=0.0, posinf=0.0, neginf=0.0)
             norm = float(np.mean((m - self.central) / self.std))
             metrics[label] = tuple(float(x) for x in m)

@@ -99,7 +99,7 @@ def trials_csv_text(method: str, res: SearchResult) -> str:
         for label in MC_HORIZONS:
             h = r.stats.get(label)
             row += [_num(h[key]) if h else "" for key, _ in _STATS]
-        if wf is not None:
+        if wf is not None and wf.folds:
             row += [_num(wf.trial_is_sharpe[r.index]), _num(wf.trial_oos_sharpe[r.index]),
                     str(int(wf.chosen_count[r.index]))]
         else:

@@ -36,6 +36,7 @@ __all__ = [
     "align_series",
     "decision_days",
     "window_metrics",
+    "series_metrics",
     "rank_scores",
     "score_lookbacks",
 ]
@@ -157,6 +158,13 @@ def _metrics_chunk(win: np.ndarray, n_returns: int) -> np.ndarray:
         draw = win / np.maximum.accumulate(win, axis=-1) - 1.0
     out = np.stack([ann, sharpe, sortino, draw.min(axis=-1), draw.mean(axis=-1)])
     return np.where(np.isfinite(start) & np.isfinite(end), out, np.nan)
+
+
+def series_metrics(values: np.ndarray) -> np.ndarray:
+    """The five metrics ``(5,)`` (order of :data:`~pytaaa.models.settings.METRICS`)
+    of one value series ``(n,)`` taken as a single window (n >= 2)."""
+    v = np.asarray(values, dtype=np.float64)
+    return _metrics_chunk(v[None, None, :], len(v) - 1)[:, 0, 0]
 
 
 def window_metrics(values: np.ndarray, days: np.ndarray, lookback: int) -> np.ndarray:
