@@ -263,6 +263,9 @@ LOWS_WARMUP_ROWS = 500
 LOWS_NO_DATA = -100000.0
 
 
+_BREADTH_CHUNK_ROWS = 256
+
+
 def new_highs_lows(prices: Prices) -> tuple[np.ndarray, np.ndarray]:
     """Breadth of new highs and new lows, ``(T,)`` each.
 
@@ -272,24 +275,30 @@ def new_highs_lows(prices: Prices) -> tuple[np.ndarray, np.ndarray]:
     windows, are smoothed as the mean of their 50- and 159-day moving sums.
     Before row 500 the lows column holds the "no data" marker -100000.0.
     """
-    p = prices.close
-    n, t = p.shape
-    tradable = prices.tradable().astype(np.float64)
+    close = prices.close
+    n, t = close.shape
+    tradable_all = prices.tradable()
     cash = prices.symbols.index("CASH")
     highs = np.zeros(t)
     lows = np.zeros(t)
-    for w in NEW_HIGH_WINDOWS:
-        if t < w:
-            continue
-        full = move("sum", tradable, w, w, axis=1) == w
-        mx = move("max", p, w, w, axis=1)
-        mn = move("min", p, w, w, axis=1)
-        is_hi = full & (p >= mx)
-        is_lo = full & (p <= mn)
-        is_hi[cash] = False
-        is_lo[cash] = False
-        highs += is_hi.sum(axis=0)
-        lows += is_lo.sum(axis=0)
+    # a few rows at a time: the moving windows' temporaries stay small for large universes
+    # (the counts are integers, so the sums do not depend on the chunking)
+    for r0 in range(0, n, _BREADTH_CHUNK_ROWS):
+        p = close[r0 : r0 + _BREADTH_CHUNK_ROWS]
+        tradable = tradable_all[r0 : r0 + _BREADTH_CHUNK_ROWS].astype(np.float64)
+        for w in NEW_HIGH_WINDOWS:
+            if t < w:
+                continue
+            full = move("sum", tradable, w, w, axis=1) == w
+            mx = move("max", p, w, w, axis=1)
+            mn = move("min", p, w, w, axis=1)
+            is_hi = full & (p >= mx)
+            is_lo = full & (p <= mn)
+            if r0 <= cash < r0 + len(p):
+                is_hi[cash - r0] = False
+                is_lo[cash - r0] = False
+            highs += is_hi.sum(axis=0)
+            lows += is_lo.sum(axis=0)
     out = []
     for series in (highs, lows):
         sm = np.zeros(t)

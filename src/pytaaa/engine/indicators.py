@@ -87,6 +87,9 @@ def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
     return _ret(out, flat)
 
 
+_WMA_CHUNK_ROWS = 128
+
+
 def wma(x: np.ndarray, n: int) -> np.ndarray:
     """Linearly weighted mean of the last ``n`` points (weight ``n`` on the newest).
 
@@ -104,18 +107,22 @@ def wma(x: np.ndarray, n: int) -> np.ndarray:
     if n == 1:
         out[:] = x2
         return _ret(out, flat)
-    # Work relative to each row's first value to keep the sums small.
-    base = x2[:, :1]
-    y = x2 - base
     i = np.arange(t, dtype=np.float64)
-    c1 = _cumsum0(y)
-    c2 = _cumsum0(y * i)
     ends = np.arange(n - 1, t)  # inclusive end index of each window
-    s1 = c1[:, n:] - c1[:, : t - n + 1]
-    s2 = c2[:, n:] - c2[:, : t - n + 1]
-    # sum_{k} (i_k - (end - n)) * y_k
-    weighted = s2 - (ends - n).astype(np.float64) * s1
-    out[:, n - 1 :] = weighted / (n * (n + 1) / 2.0) + base
+    # Rows are independent: a few at a time keeps the eight temporaries small
+    # (a 2,000-symbol universe would otherwise hold ~0.7 GB of them at once).
+    for r0 in range(0, x2.shape[0], _WMA_CHUNK_ROWS):
+        rows = slice(r0, r0 + _WMA_CHUNK_ROWS)
+        # Work relative to each row's first value to keep the sums small.
+        base = x2[rows, :1]
+        y = x2[rows] - base
+        c1 = _cumsum0(y)
+        c2 = _cumsum0(y * i)
+        s1 = c1[:, n:] - c1[:, : t - n + 1]
+        s2 = c2[:, n:] - c2[:, : t - n + 1]
+        # sum_{k} (i_k - (end - n)) * y_k
+        weighted = s2 - (ends - n).astype(np.float64) * s1
+        out[rows, n - 1 :] = weighted / (n * (n + 1) / 2.0) + base
     return _ret(out, flat)
 
 
