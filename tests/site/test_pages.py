@@ -243,6 +243,12 @@ def test_job_banner_reads_status_files(site) -> None:
     write_site(cfg, analysis, **kw)
     html = (cfg.webpage / "pyTAAAweb.html").read_text()
     assert "Parameter search: finished 15:00 — 250 trials" in html
+    # the search's chart appears, saying which figures are in-sample
+    (cfg.webpage / "model_a_optimize.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    write_site(cfg, analysis, **kw)
+    html = (cfg.webpage / "pyTAAAweb.html").read_text()
+    assert 'src="model_a_optimize.png?v=' in html
+    assert "Parameter search (model_a): top, every trial over the whole history (in-sample" in html
 
 
 @pytest.mark.parametrize(("kind", "status", "text"), [

@@ -35,6 +35,7 @@ __all__ = [
     "MONTH_PAGE",
     "SITE_CHARTS",
     "MC_CHARTS",
+    "search_images",
     "ImageRef",
     "SymbolRow",
     "template_env",
@@ -85,6 +86,19 @@ MC_CHARTS = (
     ("PyTAAA_monteCarloBacktest.png", "Monte Carlo backtest, whole history"),
     ("PyTAAA_monteCarloBacktestRecent.png", "Monte Carlo backtest, recent years"),
 )
+
+
+def search_images(webpage: Path) -> list[ImageRef]:
+    """The charts of the last parameter searches in ``webpage`` (``pytaaa optimize``,
+    ``pytaaa models search``), captioned with which figures are in-sample."""
+    refs = [image_ref(webpage, p.name, f"Parameter search ({p.name[:-len('_optimize.png')]}): "
+                      "top, every trial over the whole history (in-sample, the best chosen "
+                      "with hindsight); bottom, walk-forward out-of-sample next to that best")
+            for p in sorted(webpage.glob("*_optimize.png"))]
+    if (webpage / "abacus_lookback_search.png").exists():
+        refs.append(image_ref(webpage, "abacus_lookback_search.png",
+                              "Lookback search of the switching account (in-sample scores)"))
+    return refs
 
 
 # --------------------------------------------------------------------------- formatting

@@ -61,6 +61,7 @@ from pytaaa.site.context import (
     key_parameters,
     ordered_symbols,
     read_job_status,
+    search_images,
     symbol_rows,
     template_env,
 )
@@ -332,6 +333,7 @@ def write_site(
         recent_days=recent_days,
         site_images=[image_ref(webpage, n, alt) for n, alt in SITE_CHARTS],
         mc_images=[image_ref(webpage, n, alt, "montecarlo") for n, alt in MC_CHARTS],
+        search_images=search_images(webpage),
         index_changes=_index_changes(index_changes, companies),
         sw=None if switching is None else switching_context(switching, webpage),
         dq=data_quality_context(data_quality),
