@@ -124,6 +124,8 @@ def test_bad_input_exits_2_with_one_clear_line(base: Path, tmp_path: Path) -> No
     path = site_config(base, tmp_path)
     proc = cli("optimize", "--json", str(path), "--scheduler", "not an address", "--sync")
     assert proc.returncode == 2 and "invalid Dask scheduler address 'not an address'" in proc.stderr
+    proc = cli("montecarlo", "--json", str(path), "--scheduler", "bad host", "--sync")
+    assert proc.returncode == 2 and "invalid Dask scheduler address 'bad host'" in proc.stderr
     missing = site_config(base, tmp_path / "m", symbols_file=str(tmp_path / "nowhere.txt"))
     proc = cli("optimize", "--json", str(missing), "--trials", "2", "--sync")
     assert proc.returncode == 2
