@@ -226,7 +226,9 @@ def daily_run(
                            else str(exc), 2) from None
     result.analysis = analysis
     _refuse_chart_clashes(cfg, analysis)
-    result.data_quality = _optional(result, "data check", lambda: _data_quality(cfg, analysis, now))
+    with _stage(result, "data check"):
+        result.data_quality = _optional(result, "data check",
+                                        lambda: _data_quality(cfg, analysis, now))
     if switching is not None:
         with _stage(result, "switching"):
             result.switching = _switching(cfg, switching)

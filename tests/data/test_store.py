@@ -393,7 +393,7 @@ def test_cli_import_csv(tmp_path: Path) -> None:
     bad = tmp_path / "ZZQ.csv"
     bad.write_text("Date,Adj Close\n2021-01-04,x\n")
     res = runner.invoke(data, ["import-csv", "--symbols-file", str(symbols), str(bad)])
-    assert res.exit_code == 1
+    assert res.exit_code == 2   # bad input: exit 2, nothing written
     assert res.output.count("\n") == 1 and "line 2" in res.output and "Traceback" not in res.output
     res = runner.invoke(data, ["import-csv", str(src)])
     assert res.exit_code == 2 and "exactly one of --json" in res.output

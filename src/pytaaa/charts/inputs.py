@@ -135,13 +135,37 @@ class ChartJobInputs:
         return replace(self, **changes)
 
 
+def _quoted_lines(analysis: Analysis, rows: list[int], companies: dict[str, str]
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """P and D of ``rows`` with no line before a symbol's first quote nor while it is
+    stale (data-quality.md 4), and the company names of symbols stale on the last
+    day marked "last quote YYYY-MM-DD"."""
+    p = analysis.prices
+    close = np.array(p.close[rows], dtype=np.float64)
+    despiked = np.array(p.despiked[rows], dtype=np.float64)
+    t = np.arange(close.shape[1])
+    hidden = (t[None, :] < p.first_valid[rows][:, None]) | p.stale()[rows]
+    close[hidden] = np.nan
+    despiked[hidden] = np.nan
+    names = []
+    stale_today = p.stale()[rows, -1]
+    for k, i in enumerate(rows):
+        name = companies.get(p.symbols[i], "")
+        if stale_today[k] and p.last_quote is not None and p.last_quote[i, -1] >= 0:
+            day = p.dates[p.last_quote[i, -1]].astype("datetime64[D]").item().isoformat()
+            name = f"{name} — last quote {day}" if name else f"last quote {day}"
+        names.append(name)
+    return close, despiked, tuple(names)
+
+
 def build_chart_inputs(config: Any, analysis: Analysis, companies: dict[str, str]) -> ChartJobInputs:
     """The charts job's inputs for a daily run.
 
     Reads ``analysis.prices`` (close, despiked), ``analysis.signals`` (held,
     daily, percentile channels) and the chart settings of
     ``config.valuation``; ``companies`` maps tickers to names (missing ones
-    print no name).  CASH is left out.  The recent chart's default start is
+    print no name).  CASH is left out.  No line is drawn before a symbol's first
+    quote or while it is stale, and a symbol stale today says "last quote ...".  The recent chart's default start is
     computed from the last data date, so the same data draw the same charts.
     Returns the inputs; raises ``ValueError`` when the analysis arrays do not
     match its symbols and dates.
@@ -155,12 +179,13 @@ def build_chart_inputs(config: Any, analysis: Analysis, companies: dict[str, str
         return None if a is None else np.asarray(a)[rows]
 
     chans = v.uptrendSignalMethod == "percentileChannels"
+    close, despiked, names = _quoted_lines(analysis, rows, companies)
     return ChartJobInputs(
         dates=np.asarray(analysis.dates).astype("datetime64[D]"),
         symbols=tuple(symbols[i] for i in rows),
-        companies=tuple(companies.get(symbols[i], "") for i in rows),
-        close=take(analysis.prices.close),  # type: ignore[arg-type]
-        despiked=take(analysis.prices.despiked),  # type: ignore[arg-type]
+        companies=names,
+        close=close,
+        despiked=despiked,
         held=take(sig.held),  # type: ignore[arg-type]
         daily=take(sig.daily),  # type: ignore[arg-type]
         low_channel=take(sig.low_channel) if chans else None,

@@ -116,8 +116,8 @@ def import_csv_command(
     try:
         quotes = import_csv(list(files), target, merge=not replace, date_format=date_format,
                             price_column=price_column, ticker=ticker)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    except StoreError as exc:  # a bad input file: exit 2, nothing written
+        raise _ConfigProblem(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot write the store next to {target}: {exc.strerror}") from None
     click.echo(f"Imported {len(files)} file(s); {_summary(quotes, target)}")

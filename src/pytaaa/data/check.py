@@ -198,8 +198,8 @@ def _split_ratio(g: float) -> float | None:
     return None
 
 
-def _symbol_findings(sym: str, days: np.ndarray, row: np.ndarray, stale_days: int,
-                     move_from: int) -> list[Finding]:
+def _symbol_findings(sym: str, days: np.ndarray, pydays: list[dt.date], row: np.ndarray,
+                     stale_days: int, move_from: int) -> list[Finding]:
     out: list[Finding] = []
     t = row.size
     with np.errstate(invalid="ignore"):
@@ -209,8 +209,8 @@ def _symbol_findings(sym: str, days: np.ndarray, row: np.ndarray, stale_days: in
                              (absurd, "absurd", "infinite or above 1e9")):
         if mask.any():
             idx = np.flatnonzero(mask)
-            out.append(Finding(sym, kind, _day(days[idx[0]]), _day(days[idx[-1]]), idx.size,
-                               f"{idx.size} {what} prices (first {_day(days[idx[0]])}), "
+            out.append(Finding(sym, kind, pydays[idx[0]], pydays[idx[-1]], idx.size,
+                               f"{idx.size} {what} prices (first {pydays[idx[0]]}), "
                                "not used as quotes"))
     quoted = np.isfinite(row) & ~nonpos & ~absurd
     idx = np.flatnonzero(quoted)
@@ -220,25 +220,25 @@ def _symbol_findings(sym: str, days: np.ndarray, row: np.ndarray, stale_days: in
     first, last = int(idx[0]), int(idx[-1])
     trailing = t - 1 - last
     if trailing > DELISTED_DAYS:
-        out.append(Finding(sym, "delisted", _day(days[last]), _day(days[-1]), trailing,
-                           f"last quote {_day(days[last])} ({trailing} trading days ago)"))
+        out.append(Finding(sym, "delisted", pydays[last], pydays[-1], trailing,
+                           f"last quote {pydays[last]} ({trailing} trading days ago)"))
     elif trailing > stale_days:
-        out.append(Finding(sym, "stale", _day(days[last]), _day(days[-1]), trailing,
-                           f"last quote {_day(days[last])} ({trailing} trading days ago)"))
+        out.append(Finding(sym, "stale", pydays[last], pydays[-1], trailing,
+                           f"last quote {pydays[last]} ({trailing} trading days ago)"))
     # interior gaps: runs of missing days between the first and the last quote
     holes = np.diff(idx) - 1
     for j in np.flatnonzero(holes > 0):
         a, b = int(idx[j]) + 1, int(idx[j + 1]) - 1
         n = int(holes[j])
-        out.append(Finding(sym, "gap", _day(days[a]), _day(days[b]), n,
+        out.append(Finding(sym, "gap", pydays[a], pydays[b], n,
                            f"{n} day{'s' if n > 1 else ''} without a quote "
-                           f"({_day(days[a])} .. {_day(days[b])}), carried from "
-                           f"{_day(days[idx[j]])}"))
+                           f"({pydays[a]} .. {pydays[b]}), carried from "
+                           f"{pydays[idx[j]]}"))
     cal = days[idx].astype(np.int64)
     if idx.size > 2:
         med = float(np.median(np.diff(cal)))
         if med > MAX_DAILY_SPACING:
-            out.append(Finding(sym, "not daily", _day(days[first]), _day(days[last]), med,
+            out.append(Finding(sym, "not daily", pydays[first], pydays[last], med,
                                f"quotes every {med:g} calendar days (median): not eligible "
                                "for picks"))
     p = row[idx]
@@ -260,21 +260,21 @@ def _symbol_findings(sym: str, days: np.ndarray, row: np.ndarray, stale_days: in
         big_jump = gj >= BAD_PRINT_JUMP or gj <= 1.0 / BAD_PRINT_JUMP
         if big_jump and j + 1 < g.size and abs(p[j + 2] / p[j] - 1.0) <= BAD_PRINT_REVERT:
             used[j + 1] = True
-            out.append(Finding(sym, "bad print", _day(days[at]), _day(days[at]), gj,
-                               f"{_day(days[at])}: {row[at]:.6g} is x{gj:.2f} the quote "
+            out.append(Finding(sym, "bad print", pydays[at], pydays[at], gj,
+                               f"{pydays[at]}: {row[at]:.6g} is x{gj:.2f} the quote "
                                f"before and reverts at the next quote"))
             continue
         ratio = _split_ratio(gj)
         if ratio is not None:
             label = (f"{round(1 / ratio):d}-for-1 split" if ratio < 1
                      else f"1-for-{round(ratio):d} reverse split")
-            out.append(Finding(sym, "suspected split", _day(days[at]), _day(days[at]), ratio,
-                               f"{_day(days[at])}: one-day move x{gj:.3f}, close to a "
+            out.append(Finding(sym, "suspected split", pydays[at], pydays[at], ratio,
+                               f"{pydays[at]}: one-day move x{gj:.3f}, close to a "
                                f"{label}; earlier prices look unadjusted"))
             continue
         if abs(gj - 1.0) > BIG_MOVE:
-            out.append(Finding(sym, "big move", _day(days[at]), _day(days[at]), gj,
-                               f"{_day(days[at])}: one-day move {gj - 1.0:+.0%}"))
+            out.append(Finding(sym, "big move", pydays[at], pydays[at], gj,
+                               f"{pydays[at]}: one-day move {gj - 1.0:+.0%}"))
     return out
 
 
@@ -298,8 +298,9 @@ def check_quotes(quotes: Quotes, *, stale_days: int = 5, recent: int | None = No
     keep[:-1] = dates[:-1] != dates[1:]
     d1, c1 = dates[keep], close[:, keep]
     move_from = 0 if recent is None else max(0, d1.size - int(recent))
+    pydays = d1.tolist()
     for i in rows:
-        findings += _symbol_findings(symbols[i], d1, c1[i], stale_days, move_from)
+        findings += _symbol_findings(symbols[i], d1, pydays, c1[i], stale_days, move_from)
     rank = {k: n for n, k in enumerate(KINDS)}
     findings.sort(key=lambda f: (rank[f.kind], f.symbol, f.start or dt.date.min))
     counts: dict[str, int] = {}

@@ -303,6 +303,23 @@ class SymbolRow:
     anchor: str
     full_chart: str
     recent_chart: str
+    flag: str = ""
+
+
+def quote_flag(analysis: Analysis, i: int) -> str:
+    """"" when row ``i`` has a real quote on the last day, else "no quote",
+    "last quote YYYY-MM-DD" or "delisted or stale: last quote YYYY-MM-DD"."""
+    p = analysis.prices
+    if p.last_quote is None:
+        return ""
+    col = p.last_quote.shape[1] - 1
+    last = int(p.last_quote[i, col])
+    if last == col:
+        return ""
+    if last < 0:
+        return "no quote"
+    day = p.dates[last].astype("datetime64[D]").item().isoformat()
+    return f"delisted or stale: last quote {day}" if p.stale()[i, col] else f"last quote {day}"
 
 
 def symbol_rows(
@@ -315,7 +332,8 @@ def symbol_rows(
 
     ``recent_gain`` is the percent change of P over the last ``recent_days``
     trading days (None when the history is shorter); ``trend`` is ``up`` when
-    today's daily signal is 1.
+    today's daily signal is 1; ``flag`` marks a symbol without a quote today
+    (:func:`quote_flag`).
     """
     index = {s: i for i, s in enumerate(analysis.symbols)}
     close = analysis.prices.close
@@ -343,6 +361,7 @@ def symbol_rows(
             anchor=symbol_anchor(sym),
             full_chart=chart_filename(sym, "full"),
             recent_chart=chart_filename(sym, "recent"),
+            flag=quote_flag(analysis, i),
         ))
     return rows
 
