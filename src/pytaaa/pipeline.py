@@ -313,7 +313,8 @@ def daily_run(
                     cfg, portfolio=portfolio, plan=plan, picks=picks, market=mstatus,
                     last_date=analysis.last_date, now=now,
                     switching_note=(result.switching.message()
-                                    if result.switching is not None else None))
+                                    if result.switching is not None else None),
+                    data_notes=notify.data_notes_for(result.data_quality, portfolio, picks))
                 return notify.notify_if_changed(
                     cfg, subject=subject, html=html, text=text, value=portfolio.total,
                     trades_signature=plan.signature(), last_status=history.last)

@@ -255,3 +255,31 @@ def test_starttls_with_a_real_certificate_and_login(tmp_path: Path, monkeypatch)
         assert SECRET not in bad.detail and len(handler.envelopes) == 1
     finally:
         controller.stop()
+
+
+def test_email_lists_data_findings_that_touch_a_holding_or_a_pick(tmp_path: Path) -> None:
+    """data-quality.md 4: the email names findings of held or picked symbols and the
+    store-wide ones, not the others."""
+    import datetime as _dt
+
+    from pytaaa.data.check import CheckReport, Finding
+    from pytaaa.site.notify import data_notes_for
+
+    cfg = make_config(tmp_path)
+    analysis = make_analysis()
+    kw = site_inputs(analysis)
+    held = next(p.symbol for p in kw["portfolio"].positions if p.symbol != "CASH")
+    day = _dt.date(2026, 11, 27)
+    report = CheckReport((
+        Finding("", "partial update", day, day, 2, "2 of 9 symbols have no quote for 2026-11-27"),
+        Finding(held, "gap", day, day, 1, "1 day without a quote"),
+        Finding("ZZZZ", "gap", day, day, 1, "1 day without a quote (not held)"),
+    ), 9, 100, day)
+    notes = data_notes_for(report, kw["portfolio"], analysis.picks)
+    assert notes == ["2 of 9 symbols have no quote for 2026-11-27",
+                     f"{held}: 1 day without a quote"]
+    _subject, html, text = render_email(cfg, portfolio=kw["portfolio"], plan=kw["plan"],
+                                        picks=analysis.picks, market=kw["market"],
+                                        last_date=analysis.last_date, now=NOW, data_notes=notes)
+    assert 'id="data-quality"' in html and f"{held}: 1 day without a quote" in html
+    assert "Data quality:\n- 2 of 9 symbols" in text and "not held" not in text

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from pytaaa._io import atomic_write_text
@@ -56,6 +56,7 @@ __all__ = [
     "EmailResult",
     "render_email",
     "change_reason",
+    "data_notes_for",
     "send_email",
     "notify_if_changed",
 ]
@@ -119,12 +120,14 @@ def render_email(
     last_date: dt.date,
     now: dt.datetime,
     switching_note: str | None = None,
+    data_notes: Sequence[str] = (),
 ) -> tuple[str, str, str]:
     """The email of a run: ``(subject, html, text)``.
 
     Reads the valued holdings, the trade plan, today's picks, the market
     status and the run's time; the links use ``Email.web_url`` when set.
-    ``switching_note`` (a switching account) is the recommendation line.
+    ``switching_note`` (a switching account) is the recommendation line;
+    ``data_notes`` the data-quality lines of :func:`data_notes_for`.
     """
     n_trades = len(plan.trades) if plan is not None else 0
     stock_list = config.valuation.stockList
@@ -147,11 +150,25 @@ def render_email(
         "site_url": site_url,
         "charts_url": charts_url,
         "switching_note": switching_note,
+        "data_notes": list(data_notes),
     }
     env = template_env()
     html = env.get_template("email.html.j2").render(**ctx)
     text = env.get_template("email.txt.j2").render(**ctx)
     return subject, html, text
+
+
+def data_notes_for(report: Any, portfolio: PortfolioValue | None,
+                   picks: Sequence[Pick]) -> list[str]:
+    """Data-quality lines for the email (``data-quality.md`` section 4): the
+    store-wide findings of ``report`` and those of a held or picked symbol."""
+    if report is None:
+        return []
+    touched = {p.symbol for p in picks}
+    if portfolio is not None:
+        touched |= {p.symbol for p in portfolio.positions}
+    return [f"{f.symbol + ': ' if f.symbol else ''}{f.detail}" for f in report.findings
+            if f.symbol == "" or f.symbol in touched]
 
 
 # --------------------------------------------------------------------------- decision
