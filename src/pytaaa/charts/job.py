@@ -30,17 +30,19 @@ from typing import TYPE_CHECKING
 
 from pytaaa.jobs.handoff import HandoffError, open_handoff
 from pytaaa.jobs.joblog import JobLog
+from pytaaa.jobs.lifecycle import (
+    JobOutcome,
+    detached_session,
+    job_lifecycle,
+    job_process,
+)
 from pytaaa.jobs.paths import STATE_DIR_NAME, JobPaths
 from pytaaa.jobs.pool import TaskOutcome, TaskRunner, make_process_pool
 from pytaaa.jobs.runtime import (
     EXIT_BAD_INPUT,
-    EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_OK,
     JobSession,
-    StopFlag,
-    install_sigterm,
-    new_job_id,
 )
 from pytaaa.jobs.status import JobStatus
 
@@ -182,21 +184,20 @@ def run_charts_job(
         render_item,
     )
 
-    t0 = time.monotonic()
     log = session.log
     run = _Run(session, spec, log, progress)
     result = run.result
     runner: TaskRunner | None = None
-    final_state, message = JobStatus.FAILED, None
-    try:
-        if not session.open():
-            if session.stop:
-                final_state, result.exit_code = JobStatus.CANCELLED, EXIT_CANCELLED
-                message = f"cancelled ({session.stop.reason}) while waiting for the running job"
-            else:
-                result.exit_code = EXIT_FAILED
-                message = "another charts job holds the lock and did not stop"
-            log.line(f"\u2717 {message}")
+
+    def end(outcome: JobOutcome) -> None:
+        if runner is not None:
+            runner.close(cancel=outcome.state is JobStatus.CANCELLED)
+        result.state, result.exit_code = outcome.state, outcome.exit_code
+        result.message, result.seconds = outcome.message, outcome.seconds
+
+    with job_lifecycle(session, on_end=end,
+                       summary=lambda _: _summary(log, title, result)) as outcome:
+        if not outcome.opened(session, blocked="another charts job holds the lock and did not stop"):
             return result
         session.status.set_total(result.total)
         session.status.set_state(JobStatus.RUNNING)
@@ -239,30 +240,11 @@ def run_charts_job(
             log.line(f"Phase {k} complete: {p['created']} created, {p['skipped']} skipped, "
                      f"{p['failed']} errors")
         if stopped or session.should_stop():
-            final_state, result.exit_code = JobStatus.CANCELLED, EXIT_CANCELLED
-            message = f"cancelled ({session.stop.reason})"
+            outcome.cancelled(f"cancelled ({session.stop.reason})")
         elif result.failed:
-            final_state, result.exit_code = JobStatus.FAILED, EXIT_FAILED
-            message = f"{result.failed} chart(s) failed; see {LOG_NAME}"
+            outcome.failed(f"{result.failed} chart(s) failed; see {LOG_NAME}")
         else:
-            final_state, result.exit_code = JobStatus.SUCCEEDED, EXIT_OK
-    except KeyboardInterrupt:
-        session.stop.set("interrupted")
-        final_state, result.exit_code, message = JobStatus.CANCELLED, EXIT_CANCELLED, "interrupted"
-        raise
-    except Exception as exc:  # a runtime error of the job itself: record it, exit 1
-        final_state, result.exit_code = JobStatus.FAILED, EXIT_FAILED
-        message = f"job error: {type(exc).__name__}: {exc}"
-        log.line(f"\u2717 {message}")
-    finally:
-        if runner is not None:
-            runner.close(cancel=final_state is JobStatus.CANCELLED)
-        result.state = final_state
-        result.message = message
-        result.seconds = time.monotonic() - t0
-        if session.lock.held:
-            _summary(log, title, result)
-        session.close(final_state, result.exit_code, message)
+            outcome.succeeded()
     return result
 
 
@@ -319,10 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--max-workers must be at least 1 and --grace at least 0")
     logging.basicConfig(stream=sys.stdout, level=logging.WARNING,
                         format="[%(asctime)s] %(message)s", datefmt="%H:%M:%S")
-    stop = StopFlag()
-    install_sigterm(stop)
-    log = JobLog(sys.stdout)
-    job_id = args.job_id or new_job_id()
+    stop, log, job_id = job_process(args.job_id)
     title = "PyTAAA Background Plot Generation"
     header(log, title, job_id, args.max_workers)
     log.line(f"Loading plot data from {args.data_file}")
@@ -335,11 +314,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise JobSetupError(f"cannot load the chart renderer: {exc}") from None
             spec = read_chart_handoff(reader)
             prepare_output(spec)
-            session = JobSession(
-                JobPaths(spec.output_dir, KIND), job_id=job_id, workers=args.max_workers,
-                log=log, log_path=spec.output_dir / LOG_NAME, detached=True,
-                grace=args.grace, stop=stop,
-            )
+            session = detached_session(spec.output_dir, KIND, LOG_NAME, job_id=job_id,
+                                       workers=args.max_workers, log=log, grace=args.grace,
+                                       stop=stop)
             work = session.work_dir()
             for name in reader.arrays:
                 reader.copy_to(name, work / f"{name}.npy")
@@ -351,10 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         code = EXIT_BAD_INPUT if bad_input else EXIT_FAILED
         webpage = args.webpage or _infer_webpage(args.data_file)
         if session is None and webpage is not None:
-            session = JobSession(
-                JobPaths(webpage, KIND), job_id=job_id, workers=args.max_workers, log=log,
-                log_path=webpage / LOG_NAME, detached=True, grace=args.grace, stop=stop,
-            )
+            session = detached_session(webpage, KIND, LOG_NAME, job_id=job_id,
+                                       workers=args.max_workers, log=log, grace=args.grace,
+                                       stop=stop)
         if session is not None:
             session.fail_without_lock(text, code)
         return code

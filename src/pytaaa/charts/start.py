@@ -31,13 +31,11 @@ from pytaaa.charts.job import (
 )
 from pytaaa.charts.worker import write_work_arrays
 from pytaaa.jobs.handoff import write_handoff
-from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
+from pytaaa.jobs.lifecycle import JobLogError, in_process_session
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import (
     EXIT_FAILED,
-    JobSession,
     JobStart,
-    StopFlag,
     launch,
     new_job_id,
 )
@@ -92,30 +90,24 @@ def _run_sync(
     title = "PyTAAA Plot Generation (in-process)"
     try:
         prepare_output(spec)
-        log_path = spec.output_dir / LOG_NAME
-        rotate_log(log_path)
-        stream = open_log_for_append(log_path)
-    except (JobSetupError, OSError) as exc:
-        log.error("charts not drawn: %s", exc)
-        return ChartsStart("failed", job_id, reason=str(exc), exit_code=EXIT_FAILED)
-    joblog = JobLog(stream)
-    try:
-        header(joblog, title, job_id, workers)
-        session = JobSession(
-            JobPaths(spec.output_dir, KIND), job_id=job_id, workers=workers, log=joblog,
-            log_path=log_path, detached=False, grace=grace, stop=StopFlag(),
-        )
-        try:
-            write_work_arrays(session.work_dir(), inputs.arrays())
-        except OSError as exc:
-            session.fail_without_lock(f"cannot write worker data: {exc}", EXIT_FAILED)
-            return ChartsStart("failed", job_id, reason=f"cannot write worker data: {exc}",
-                               exit_code=EXIT_FAILED)
-        joblog.line(f"Data: {len(spec.symbols)} symbols, {spec.n_days} days")
-        with _terminal_progress(2 * len(spec.symbols), show_progress) as progress:
-            r = run_charts_job(session, spec, workers=workers, title=title, progress=progress)
-    finally:
-        joblog.close()
+        with in_process_session(JobPaths(spec.output_dir, KIND), log_name=LOG_NAME,
+                                job_id=job_id, workers=workers, grace=grace) as session:
+            header(session.log, title, job_id, workers)
+            try:
+                write_work_arrays(session.work_dir(), inputs.arrays())
+            except OSError as exc:
+                session.fail_without_lock(f"cannot write worker data: {exc}", EXIT_FAILED)
+                return ChartsStart("failed", job_id, reason=f"cannot write worker data: {exc}",
+                                   exit_code=EXIT_FAILED)
+            session.log.line(f"Data: {len(spec.symbols)} symbols, {spec.n_days} days")
+            with _terminal_progress(2 * len(spec.symbols), show_progress) as progress:
+                r = run_charts_job(session, spec, workers=workers, title=title,
+                                   progress=progress)
+    except (JobSetupError, JobLogError) as exc:
+        cause = exc.os_error if isinstance(exc, JobLogError) else exc
+        log.error("charts not drawn: %s", cause)
+        return ChartsStart("failed", job_id, reason=str(cause), exit_code=EXIT_FAILED)
+    log_path = spec.output_dir / LOG_NAME
     reason = None if r.state is JobStatus.SUCCEEDED else r.message
     return ChartsStart("sync", job_id, log=log_path, created=r.created, skipped=r.skipped,
                        failed=r.failed, exit_code=r.exit_code, reason=reason)
@@ -172,6 +164,4 @@ def start_charts(
         ),
         args=["--max-workers", str(n_workers), "--grace", repr(grace)],
     )
-    if not res.ok:
-        return ChartsStart("failed", job_id, reason=res.error)
-    return ChartsStart("async", job_id, pid=res.pid, log=res.log)
+    return ChartsStart.launched(res)

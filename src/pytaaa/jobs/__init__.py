@@ -2,6 +2,9 @@
 
 - :mod:`~pytaaa.jobs.runtime`: detached start (:func:`~pytaaa.jobs.runtime.launch`),
   :class:`~pytaaa.jobs.runtime.JobSession` (lock, supersede, status, cancel), exit codes.
+- :mod:`~pytaaa.jobs.lifecycle`: what every job kind does around its work: outcome
+  (state, exit code, message) of each way a run ends, the final status and summary, the
+  in-process (sync) session, the ``python -m`` entry scaffolding.
 - :mod:`~pytaaa.jobs.handoff`: the hand-off file (npz + JSON manifest, no pickle).
 - :mod:`~pytaaa.jobs.lock`, :mod:`~pytaaa.jobs.status`, :mod:`~pytaaa.jobs.joblog`,
   :mod:`~pytaaa.jobs.pool`, :mod:`~pytaaa.jobs.paths`: the parts, usable by any job kind.

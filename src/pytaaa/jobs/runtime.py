@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 from pytaaa.jobs.handoff import Handoff, WorkDir, cleanup_spool
 from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
@@ -87,6 +88,9 @@ class LaunchResult:
     error: str | None = None
 
 
+_Start = TypeVar("_Start", bound="JobStart")
+
+
 @dataclass(frozen=True)
 class JobStart:
     """What starting a job did; each job kind extends it with its own counts.
@@ -108,6 +112,14 @@ class JobStart:
     @property
     def ok(self) -> bool:
         return self.mode in ("async", "skipped") or (self.mode == "sync" and self.exit_code == 0)
+
+    @classmethod
+    def launched(cls: type[_Start], res: LaunchResult, **counts: Any) -> _Start:
+        """What :func:`launch` did as a start: ``async`` with the child's pid and
+        log, or ``failed`` with the launch error; ``counts`` go to both."""
+        if not res.ok:
+            return cls("failed", res.job_id, reason=res.error, **counts)
+        return cls("async", res.job_id, pid=res.pid, log=res.log, **counts)
 
     def sync_text(self) -> str:
         """The counts of a sync run, for :meth:`describe`."""

@@ -26,17 +26,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
+from pytaaa.jobs.joblog import JobLog
+from pytaaa.jobs.lifecycle import (
+    JobLogError,
+    JobOutcome,
+    detached_session,
+    in_process_session,
+    job_lifecycle,
+    job_process,
+    log_bad_config,
+)
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import (
-    EXIT_BAD_INPUT,
-    EXIT_CANCELLED,
     EXIT_FAILED,
-    EXIT_OK,
     JobSession,
     JobStart,
-    StopFlag,
-    install_sigterm,
     launch,
     new_job_id,
 )
@@ -111,16 +115,23 @@ def run_lookback_job(session: JobSession, config: Any, *, iterations: int | None
     from pytaaa.models.lookback import run_lookback_search
     from pytaaa.models.lookback_out import CSV_NAME, PNG_NAME, csv_text, plot_search
 
-    t0 = time.monotonic()
     log = session.log
     result = LookbackResult(EXIT_FAILED, JobStatus.FAILED)
-    state, message = JobStatus.FAILED, None
-    try:
-        if not session.open():
-            result.state = JobStatus.CANCELLED
-            result.exit_code = EXIT_CANCELLED if session.stop else EXIT_FAILED
-            result.message = "stopped while waiting for the running search"
-            log.line(f"\u2717 {result.message}")
+
+    def end(outcome: JobOutcome) -> None:
+        result.state, result.exit_code, result.message = (outcome.state, outcome.exit_code,
+                                                          outcome.message)
+
+    def summary(outcome: JobOutcome) -> None:
+        log.line(f"Lookback search {outcome.state.value.upper()}"
+                 + (f": {outcome.message}" if outcome.message else "")
+                 + f"; total time {outcome.seconds:.1f} s")
+
+    t0 = time.monotonic()
+    with job_lifecycle(session, bad_input=(_BadInput,), on_end=end,
+                       summary=summary) as outcome:
+        waiting = "stopped while waiting for the running search"
+        if not outcome.opened(session, blocked=waiting, stopped=waiting):
             return result
         settings, search, scorer, warnings = _load(config)
         for w in warnings:
@@ -154,8 +165,7 @@ def run_lookback_job(session: JobSession, config: Any, *, iterations: int | None
         result.done = out.done
         session.status.data["done"] = session.status.data["created"] = out.done
         if out.stopped or session.should_stop():
-            state, result.exit_code = JobStatus.CANCELLED, EXIT_CANCELLED
-            message = f"cancelled ({session.stop.reason or 'stopped'})"
+            outcome.cancelled(f"cancelled ({session.stop.reason or 'stopped'})")
         else:
             result.best = f"best {_describe(out.best.evaluation)}"
             log.line(f"Done: {out.done} iterations, {out.scored} distinct lookback sets; "
@@ -170,23 +180,7 @@ def run_lookback_job(session: JobSession, config: Any, *, iterations: int | None
                 result.files.append(p)
             log.line(f"Write row N into the config: pytaaa models apply --json {config.path} "
                      f"--row N (row {len(out.rows) - 1} is the best)")
-            state, result.exit_code = JobStatus.SUCCEEDED, EXIT_OK
-    except _BadInput as exc:
-        state, result.exit_code, message = JobStatus.FAILED, EXIT_BAD_INPUT, str(exc)
-        log.line(f"\u2717 {message}")
-    except KeyboardInterrupt:
-        session.stop.set("interrupted")
-        state, result.exit_code, message = JobStatus.CANCELLED, EXIT_CANCELLED, "interrupted"
-        raise
-    except Exception as exc:  # a runtime error of the job itself: record it, exit 1
-        state, message = JobStatus.FAILED, f"job error: {type(exc).__name__}: {exc}"
-        log.line(f"\u2717 {message}")
-    finally:
-        result.state, result.message = state, message
-        if session.lock.held:
-            log.line(f"Lookback search {state.value.upper()}" + (f": {message}" if message else "")
-                     + f"; total time {time.monotonic() - t0:.1f} s")
-        session.close(state, result.exit_code, message)
+            outcome.succeeded()
     return result
 
 
@@ -213,25 +207,15 @@ def start_lookback_search(config: Any, *, sync: bool = False, iterations: int | 
             args += ["--iterations", str(iterations)]
         res = launch(paths, module="pytaaa.models.lookback_job", log_name=LOG_NAME,
                      job_id=job_id, workers=1, write_inputs=None, args=args)
-        if not res.ok:
-            return LookbackStart("failed", job_id, reason=res.error)
-        return LookbackStart("async", job_id, pid=res.pid, log=res.log)
+        return LookbackStart.launched(res)
+    try:
+        with in_process_session(paths, log_name=LOG_NAME, job_id=job_id, workers=1,
+                                grace=grace) as session:
+            _header(session.log, config, job_id, iterations, seed)
+            r = run_lookback_job(session, config, iterations=iterations, seed=seed)
+    except JobLogError as exc:
+        return LookbackStart("failed", job_id, exit_code=EXIT_FAILED, reason=str(exc))
     log_path = webpage / LOG_NAME
-    try:
-        webpage.mkdir(parents=True, exist_ok=True)
-        rotate_log(log_path)
-        stream = open_log_for_append(log_path)
-    except OSError as exc:
-        return LookbackStart("failed", job_id, exit_code=EXIT_FAILED,
-                             reason=f"cannot open the log {log_path}: {exc.strerror or exc}")
-    joblog = JobLog(stream)
-    try:
-        _header(joblog, config, job_id, iterations, seed)
-        session = JobSession(paths, job_id=job_id, workers=1, log=joblog, log_path=log_path,
-                             detached=False, grace=grace, stop=StopFlag())
-        r = run_lookback_job(session, config, iterations=iterations, seed=seed)
-    finally:
-        joblog.close()
     return LookbackStart("sync", job_id, log=log_path, iterations=r.done, exit_code=r.exit_code,
                          reason=None if r.state is JobStatus.SUCCEEDED else r.message,
                          best=r.best)
@@ -252,20 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if (args.iterations is not None and args.iterations < 1) or args.seed < 0 or args.grace < 0:
         p.error("--iterations must be at least 1, --seed and --grace at least 0")
-    stop = StopFlag()
-    install_sigterm(stop)
-    joblog = JobLog(sys.stdout)
-    job_id = args.job_id or new_job_id()
+    stop, joblog, job_id = job_process(args.job_id)
     try:
         config = load_config(args.json_file)
     except ConfigError as exc:
-        for line in str(exc).splitlines():
-            joblog.line(f"\u2717 Bad config: {line}")
-        return EXIT_BAD_INPUT
+        return log_bad_config(joblog, exc)
     _header(joblog, config, job_id, args.iterations, args.seed)
-    session = JobSession(JobPaths(Path(config.webpage), KIND), job_id=job_id, workers=1,
-                         log=joblog, log_path=Path(config.webpage) / LOG_NAME, detached=True,
-                         grace=args.grace, stop=stop)
+    session = detached_session(Path(config.webpage), KIND, LOG_NAME, job_id=job_id, workers=1,
+                               log=joblog, grace=args.grace, stop=stop)
     return run_lookback_job(session, config, iterations=args.iterations, seed=args.seed).exit_code
 
 

@@ -30,17 +30,21 @@ from pathlib import Path
 from typing import Any
 
 from pytaaa.jobs.executors import WorkerPool, make_worker_pool
-from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
+from pytaaa.jobs.joblog import JobLog
+from pytaaa.jobs.lifecycle import (
+    JobLogError,
+    JobOutcome,
+    detached_session,
+    in_process_session,
+    job_lifecycle,
+    job_process,
+    log_bad_config,
+)
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import (
-    EXIT_BAD_INPUT,
-    EXIT_CANCELLED,
     EXIT_FAILED,
-    EXIT_OK,
     JobSession,
     JobStart,
-    StopFlag,
-    install_sigterm,
     launch,
     new_job_id,
 )
@@ -175,19 +179,31 @@ def run_optimize_job(session: JobSession, config: Any, *, trials: int, seed: int
     from pytaaa.models.optimize import BadSearchInput
     from pytaaa.models.optimize_out import write_outputs
 
-    t0 = time.monotonic()
     log = session.log
     result = OptimizeResult(EXIT_FAILED, JobStatus.FAILED, total=trials)
-    state, message = JobStatus.FAILED, None
     pool: WorkerPool | None = None
-    try:
-        if not session.open():
-            result.state = JobStatus.CANCELLED
-            result.exit_code = EXIT_CANCELLED if session.stop else EXIT_FAILED
-            result.message = (f"cancelled ({session.stop.reason}) while waiting for the running "
-                              "search" if session.stop else
-                              "another search holds the lock and did not stop")
-            log.line(f"\u2717 {result.message}")
+
+    def end(outcome: JobOutcome) -> None:
+        if pool is not None:
+            pool.close()
+        result.state, result.exit_code = outcome.state, outcome.exit_code
+        result.message, result.seconds = outcome.message, outcome.seconds
+
+    def summary(outcome: JobOutcome) -> None:
+        log.rule()
+        log.line(f"Parameter search {outcome.state.value.upper()}"
+                 + (f": {outcome.message}" if outcome.message else ""))
+        log.line(f"Trials: {result.done - result.failed} completed, {result.failed} failed, "
+                 f"of {result.total}; files written: {len(result.files)}")
+        log.line(f"Total time: {result.seconds:.1f} seconds")
+        log.rule()
+
+    with job_lifecycle(session, bad_input=(BadSearchInput,), failures=(DaskUnavailable,),
+                       on_end=end, summary=summary) as outcome:
+        if not outcome.opened(
+            session, blocked="another search holds the lock and did not stop",
+            stopped="cancelled ({reason}) while waiting for the running search",
+        ):
             return result
         try:
             pool = make_worker_pool(scheduler, max(1, min(workers, trials)))
@@ -195,10 +211,9 @@ def run_optimize_job(session: JobSession, config: Any, *, trials: int, seed: int
             raise BadSearchInput(str(exc)) from None
         prices, res = _compute(session, config, trials, seed, pool, windows, result, progress)
         if res.stopped or session.should_stop():
-            state, result.exit_code = JobStatus.CANCELLED, EXIT_CANCELLED
-            message = f"cancelled ({session.stop.reason or 'stopped'})"
+            outcome.cancelled(f"cancelled ({session.stop.reason or 'stopped'})")
         elif not res.results or res.results[0].index != 0:
-            state, message = JobStatus.FAILED, "trial 0 (the config) failed: no output written"
+            outcome.failed("trial 0 (the config) failed: no output written")
         else:
             result.summary = summary_lines(res, prices.dates)
             for line in result.summary:
@@ -208,36 +223,9 @@ def run_optimize_job(session: JobSession, config: Any, *, trials: int, seed: int
                 log.line(f"{path.name} written")
                 result.files.append(path)
             if result.failed:
-                message = f"{result.failed} trial(s) failed; see {LOG_NAME}"
+                outcome.failed(f"{result.failed} trial(s) failed; see {LOG_NAME}")
             else:
-                state, result.exit_code = JobStatus.SUCCEEDED, EXIT_OK
-    except BadSearchInput as exc:
-        state, result.exit_code, message = JobStatus.FAILED, EXIT_BAD_INPUT, str(exc)
-        log.line(f"\u2717 {message}")
-    except DaskUnavailable as exc:
-        state, result.exit_code, message = JobStatus.FAILED, EXIT_FAILED, str(exc)
-        log.line(f"\u2717 {message}")
-    except KeyboardInterrupt:
-        session.stop.set("interrupted")
-        state, result.exit_code, message = JobStatus.CANCELLED, EXIT_CANCELLED, "interrupted"
-        raise
-    except Exception as exc:  # a runtime error of the job itself: record it, exit 1
-        state, result.exit_code = JobStatus.FAILED, EXIT_FAILED
-        message = f"job error: {type(exc).__name__}: {exc}"
-        log.line(f"\u2717 {message}")
-    finally:
-        if pool is not None:
-            pool.close()
-        result.state, result.message = state, message
-        result.seconds = time.monotonic() - t0
-        if session.lock.held:
-            log.rule()
-            log.line(f"Parameter search {state.value.upper()}" + (f": {message}" if message else ""))
-            log.line(f"Trials: {result.done - result.failed} completed, {result.failed} failed, "
-                     f"of {result.total}; files written: {len(result.files)}")
-            log.line(f"Total time: {result.seconds:.1f} seconds")
-            log.rule()
-        session.close(state, result.exit_code, message)
+                outcome.succeeded()
     return result
 
 
@@ -276,27 +264,18 @@ def start_optimize(config: Any, *, sync: bool = False, trials: int, seed: int, w
             args += ["--scheduler", scheduler]
         res = launch(paths, module="pytaaa.models.optimize_job", log_name=LOG_NAME,
                      job_id=job_id, workers=workers, write_inputs=None, args=args)
-        if not res.ok:
-            return OptimizeStart("failed", job_id, trials=trials, reason=res.error)
-        return OptimizeStart("async", job_id, pid=res.pid, log=res.log, trials=trials)
-    log_path = webpage / LOG_NAME
+        return OptimizeStart.launched(res, trials=trials)
     try:
-        webpage.mkdir(parents=True, exist_ok=True)
-        rotate_log(log_path)
-        stream = open_log_for_append(log_path)
-    except OSError as exc:
+        with in_process_session(paths, log_name=LOG_NAME, job_id=job_id, workers=workers,
+                                grace=grace) as session:
+            _header(session.log, config, job_id, trials, seed, workers, scheduler, windows)
+            r = run_optimize_job(session, config, trials=trials, seed=seed, workers=workers,
+                                 scheduler=scheduler, windows=windows, progress=progress,
+                                 today=today)
+    except JobLogError as exc:
         return OptimizeStart("failed", job_id, trials=trials, exit_code=EXIT_FAILED,
-                             reason=f"cannot open the log {log_path}: {exc.strerror or exc}")
-    joblog = JobLog(stream)
-    try:
-        _header(joblog, config, job_id, trials, seed, workers, scheduler, windows)
-        session = JobSession(paths, job_id=job_id, workers=workers, log=joblog,
-                             log_path=log_path, detached=False, grace=grace, stop=StopFlag())
-        r = run_optimize_job(session, config, trials=trials, seed=seed, workers=workers,
-                             scheduler=scheduler, windows=windows, progress=progress,
-                             today=today)
-    finally:
-        joblog.close()
+                             reason=str(exc))
+    log_path = webpage / LOG_NAME
     return OptimizeStart("sync", job_id, log=log_path, trials=trials, done=r.done,
                          failed=r.failed, exit_code=r.exit_code,
                          reason=None if r.state is JobStatus.SUCCEEDED else r.message,
@@ -327,21 +306,14 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.insample_years > 0 and args.outofsample_years > 0):
         p.error("--insample-years and --outofsample-years must be positive")
     windows = (args.insample_years, args.outofsample_years)
-    stop = StopFlag()
-    install_sigterm(stop)
-    joblog = JobLog(sys.stdout)
-    job_id = args.job_id or new_job_id()
+    stop, joblog, job_id = job_process(args.job_id)
     try:
         config = load_config(args.json_file)
     except ConfigError as exc:
-        for line in str(exc).splitlines():
-            joblog.line(f"\u2717 Bad config: {line}")
-        return EXIT_BAD_INPUT
+        return log_bad_config(joblog, exc)
     _header(joblog, config, job_id, args.trials, args.seed, args.workers, args.scheduler, windows)
-    session = JobSession(
-        JobPaths(Path(config.webpage), KIND), job_id=job_id, workers=args.workers, log=joblog,
-        log_path=Path(config.webpage) / LOG_NAME, detached=True, grace=args.grace, stop=stop,
-    )
+    session = detached_session(Path(config.webpage), KIND, LOG_NAME, job_id=job_id,
+                               workers=args.workers, log=joblog, grace=args.grace, stop=stop)
     result = run_optimize_job(session, config, trials=args.trials, seed=args.seed,
                               workers=args.workers, scheduler=args.scheduler, windows=windows)
     return result.exit_code

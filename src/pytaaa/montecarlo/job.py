@@ -26,11 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from pytaaa.jobs.joblog import JobLog
+from pytaaa.jobs.lifecycle import JobOutcome, job_lifecycle
 from pytaaa.jobs.runtime import (
-    EXIT_BAD_INPUT,
-    EXIT_CANCELLED,
     EXIT_FAILED,
-    EXIT_OK,
     JobSession,
 )
 from pytaaa.jobs.status import JobStatus
@@ -198,56 +196,33 @@ def run_montecarlo_job(
     raises for a trial, input or runtime failure (they end up in the result);
     ``KeyboardInterrupt`` is re-raised after a clean stop.
     """
-    t0 = time.monotonic()
     log = session.log
     result = MCJobResult(EXIT_FAILED, JobStatus.FAILED, total=trials)
-    state, message = JobStatus.FAILED, None
-    try:
-        if not session.open():
-            result.state = JobStatus.CANCELLED
-            result.exit_code = EXIT_CANCELLED if session.stop else EXIT_FAILED
-            result.message = (
-                f"cancelled ({session.stop.reason}) while waiting for the running job"
-                if session.stop else "another Monte Carlo job holds the lock and did not stop"
-            )
-            log.line(f"\u2717 {result.message}")
+
+    def end(outcome: JobOutcome) -> None:
+        result.state, result.exit_code = outcome.state, outcome.exit_code
+        result.message, result.seconds = outcome.message, outcome.seconds
+
+    with job_lifecycle(session, bad_input=(BadInput,), on_end=end,
+                       summary=lambda _: _summary(log, result)) as outcome:
+        if not outcome.opened(session,
+                              blocked="another Monte Carlo job holds the lock and did not stop"):
             return result
         prices, _, params, run = _compute(session, config, trials, workers, result, progress,
                                           scheduler)
         if run.stopped or session.should_stop():
-            state, result.exit_code = JobStatus.CANCELLED, EXIT_CANCELLED
-            message = f"cancelled ({session.stop.reason or 'stopped'})"
+            outcome.cancelled(f"cancelled ({session.stop.reason or 'stopped'})")
         elif not run.results or run.results[0].index != 0:
-            state, result.exit_code = JobStatus.FAILED, EXIT_FAILED
-            message = "trial 0 (the configured strategy) failed: no output written"
+            outcome.failed("trial 0 (the configured strategy) failed: no output written")
         else:
             _write_outputs(session, config, prices, params, run, now or dt.datetime.now(), result)
             if session.should_stop():
-                state, result.exit_code = JobStatus.CANCELLED, EXIT_CANCELLED
-                message = f"cancelled ({session.stop.reason}) after the data files"
+                outcome.cancelled(f"cancelled ({session.stop.reason}) after the data files")
             elif result.failed:
-                state, result.exit_code = JobStatus.FAILED, EXIT_FAILED
-                message = (f"{result.failed} trial(s) failed; outputs use the other "
-                           f"{len(run.results)}; see {LOG_NAME}")
+                outcome.failed(f"{result.failed} trial(s) failed; outputs use the other "
+                               f"{len(run.results)}; see {LOG_NAME}")
             else:
-                state, result.exit_code = JobStatus.SUCCEEDED, EXIT_OK
-    except BadInput as exc:
-        state, result.exit_code, message = JobStatus.FAILED, EXIT_BAD_INPUT, str(exc)
-        log.line(f"\u2717 {message}")
-    except KeyboardInterrupt:
-        session.stop.set("interrupted")
-        state, result.exit_code, message = JobStatus.CANCELLED, EXIT_CANCELLED, "interrupted"
-        raise
-    except Exception as exc:  # a runtime error of the job itself: record it, exit 1
-        state, result.exit_code = JobStatus.FAILED, EXIT_FAILED
-        message = f"job error: {type(exc).__name__}: {exc}"
-        log.line(f"\u2717 {message}")
-    finally:
-        result.state, result.message = state, message
-        result.seconds = time.monotonic() - t0
-        if session.lock.held:
-            _summary(log, result)
-        session.close(state, result.exit_code, message)
+                outcome.succeeded()
     return result
 
 

@@ -28,15 +28,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
+from pytaaa.jobs.joblog import JobLog
+from pytaaa.jobs.lifecycle import (
+    JobLogError,
+    detached_session,
+    in_process_session,
+    job_process,
+    log_bad_config,
+)
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
-    JobSession,
     JobStart,
     StopFlag,
-    install_sigterm,
     launch,
     new_job_id,
 )
@@ -116,31 +121,21 @@ def _run_sync(config: Any, trials: int, workers: int, grace: float, platform_lab
               scheduler: str | None) -> MonteCarloStart:
     job_id = new_job_id()
     webpage = Path(config.webpage)
-    log_path = webpage / LOG_NAME
     try:
-        webpage.mkdir(parents=True, exist_ok=True)
-        rotate_log(log_path)
-        stream = open_log_for_append(log_path)
-    except OSError as exc:
-        reason = f"cannot open the log {log_path}: {exc.strerror or exc}"
-        log.error("Monte Carlo backtest not run: %s", reason)
-        return MonteCarloStart("failed", job_id, trials=trials, reason=reason,
+        with in_process_session(JobPaths(webpage, KIND), log_name=LOG_NAME, job_id=job_id,
+                                workers=workers, grace=grace) as session:
+            header(session.log, config, job_id=job_id, trials=trials, workers=workers,
+                   platform_label=platform_label, title=SYNC_TITLE, source=source,
+                   scheduler=scheduler)
+            with _terminal_progress(trials, show_progress) as progress:
+                r = run_montecarlo_job(session, config, trials=trials, workers=workers,
+                                       title=SYNC_TITLE, progress=progress, now=now,
+                                       scheduler=scheduler)
+    except JobLogError as exc:
+        log.error("Monte Carlo backtest not run: %s", exc)
+        return MonteCarloStart("failed", job_id, trials=trials, reason=str(exc),
                                exit_code=EXIT_FAILED)
-    joblog = JobLog(stream)
-    try:
-        header(joblog, config, job_id=job_id, trials=trials, workers=workers,
-               platform_label=platform_label, title=SYNC_TITLE, source=source,
-               scheduler=scheduler)
-        session = JobSession(
-            JobPaths(webpage, KIND), job_id=job_id, workers=workers, log=joblog,
-            log_path=log_path, detached=False, grace=grace, stop=StopFlag(),
-        )
-        with _terminal_progress(trials, show_progress) as progress:
-            r = run_montecarlo_job(session, config, trials=trials, workers=workers,
-                                   title=SYNC_TITLE, progress=progress, now=now,
-                                   scheduler=scheduler)
-    finally:
-        joblog.close()
+    log_path = webpage / LOG_NAME
     reason = None if r.state is JobStatus.SUCCEEDED else r.message
     return MonteCarloStart("sync", job_id, log=log_path, trials=trials, done=r.done,
                            failed=r.failed, exit_code=r.exit_code, reason=reason)
@@ -208,9 +203,7 @@ def start_montecarlo(
     res = launch(JobPaths(Path(config.webpage), KIND), module="pytaaa.jobs.montecarlo",
                  log_name=LOG_NAME, job_id=job_id, workers=n_workers, write_inputs=None,
                  args=args)
-    if not res.ok:
-        return MonteCarloStart("failed", job_id, trials=n_trials, reason=res.error)
-    return MonteCarloStart("async", job_id, pid=res.pid, log=res.log, trials=n_trials)
+    return MonteCarloStart.launched(res, trials=n_trials)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -236,10 +229,8 @@ def _fail_bad_config(args: argparse.Namespace, log_: JobLog, job_id: str, stop: 
         return
     with contextlib.suppress(OSError):
         args.webpage.mkdir(parents=True, exist_ok=True)
-    JobSession(
-        JobPaths(args.webpage, KIND), job_id=job_id, workers=0, log=log_,
-        log_path=args.webpage / LOG_NAME, detached=True, grace=0.0, stop=stop,
-    ).fail_without_lock(message, EXIT_BAD_INPUT)
+    detached_session(args.webpage, KIND, LOG_NAME, job_id=job_id, workers=0, log=log_,
+                     grace=0.0, stop=stop).fail_without_lock(message, EXIT_BAD_INPUT)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,18 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--trials and --workers must be at least 1")
     if args.grace is not None and args.grace < 0:
         parser.error("--grace must be at least 0")
-    stop = StopFlag()
-    install_sigterm(stop)
-    joblog = JobLog(sys.stdout)
-    job_id = args.job_id or new_job_id()
+    stop, joblog, job_id = job_process(args.job_id)
     try:
         config = load_config(args.json_file)
     except ConfigError as exc:
         joblog.line(f"{ASYNC_TITLE}: job {job_id} (pid {os.getpid()})")
-        for line in str(exc).splitlines():
-            joblog.line(f"\u2717 Bad config: {line}")
+        code = log_bad_config(joblog, exc)
         _fail_bad_config(args, joblog, job_id, stop, f"bad config: {exc}")
-        return EXIT_BAD_INPUT
+        return code
     v = config.valuation
     info = detect_platform()
     n_trials = trial_count(v, args.trials, info)
@@ -289,10 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         joblog.line(f"\u2717 Cannot create the site folder {config.webpage}: {exc.strerror or exc}")
         return EXIT_FAILED
-    session = JobSession(
-        JobPaths(Path(config.webpage), KIND), job_id=job_id, workers=workers, log=joblog,
-        log_path=Path(config.webpage) / LOG_NAME, detached=True, grace=grace, stop=stop,
-    )
+    session = detached_session(Path(config.webpage), KIND, LOG_NAME, job_id=job_id,
+                               workers=workers, log=joblog, grace=grace, stop=stop)
     result = run_montecarlo_job(session, config, trials=n_trials, workers=workers,
                                 title=ASYNC_TITLE, scheduler=scheduler)
     return result.exit_code
