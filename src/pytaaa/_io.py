@@ -34,6 +34,8 @@ __all__ = [
     "folder_lock",
     "update_file",
     "remove_stale_temporaries",
+    "decode_text",
+    "newline_of",
 ]
 
 #: The names :func:`atomic_path` gives its temporary files (``mkstemp``: 8 random characters).
@@ -179,3 +181,19 @@ def remove_stale_temporaries(folder: str | os.PathLike[str], max_age: float = 90
                 os.unlink(entry.path)
                 removed += 1
     return removed
+
+
+def decode_text(data: bytes) -> str:
+    """The text of a ledger or params file: UTF-8 (a BOM dropped), else Latin-1."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def newline_of(data: bytes) -> str:
+    """The line ending a file already uses (LF when it has none)."""
+    for nl in (b"\r\n", b"\n", b"\r"):
+        if nl in data:
+            return nl.decode()
+    return "\n"

@@ -20,6 +20,7 @@ from pytaaa.jobs.lifecycle import (
     in_process_session,
     job_lifecycle,
     log_bad_config,
+    terminal_progress,
 )
 from pytaaa.jobs.lock import JobLock, lock_is_free
 from pytaaa.jobs.paths import JobPaths
@@ -211,3 +212,13 @@ def test_log_bad_config_logs_each_line_and_returns_2() -> None:
     lines = stream.getvalue().splitlines()
     assert lines[-2].endswith("\u2717 Bad config: a.json: bad key")
     assert lines[-1].endswith("\u2717 Bad config: second line")
+
+
+def test_terminal_progress_is_off_unless_enabled_with_items() -> None:
+    for total, enabled in ((10, False), (0, True)):
+        with terminal_progress(total, enabled, "things") as advance:
+            assert advance is None
+    with terminal_progress(3, True, "things") as advance:
+        assert advance is not None
+        for _ in range(3):
+            advance(1)

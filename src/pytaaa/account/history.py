@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytaaa._io import update_file
+from pytaaa._io import decode_text, newline_of, update_file
 from pytaaa.engine.indicators import minmax_channel, sma
 
 __all__ = [
@@ -42,21 +42,6 @@ log = logging.getLogger(__name__)
 STATUS_FILE = "PyTAAA_status.params"
 #: Channel periods of the status-history timing signal (pipeline.md section 8).
 TIMING_PERIODS = (5, 9, 13, 17)
-
-
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def _newline_of(data: bytes) -> str:
-    """The line ending a file already uses (LF when it has none)."""
-    for nl in (b"\r\n", b"\n", b"\r"):
-        if nl in data:
-            return nl.decode()
-    return "\n"
 
 
 @dataclass(frozen=True)
@@ -156,7 +141,7 @@ def read_status(path: str | Path) -> StatusHistory:
     if not path.exists():
         return StatusHistory()
     data = path.read_bytes()
-    return parse_status(_decode(data), path)
+    return parse_status(decode_text(data), path)
 
 
 def timing_signal(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +216,7 @@ def append_status(path: str | Path, entry: StatusEntry) -> None:
 
     def _append(data: bytes | None) -> bytes:
         data = data or b""
-        nl = _newline_of(data)
+        nl = newline_of(data)
         text = ""
         if not data.strip():
             data, text = b"", "[Status]\n"

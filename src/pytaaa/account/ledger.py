@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pytaaa._io import update_file
+from pytaaa._io import decode_text, newline_of, update_file
 from pytaaa.account.history import (
     STATUS_FILE,
     TIMING_PERIODS,
@@ -121,21 +121,6 @@ class Holdings:
 
 
 # --------------------------------------------------------------------------- helpers
-def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
-def _newline_of(data: bytes) -> str:
-    """The line ending a file already uses (LF when it has none)."""
-    for nl in (b"\r\n", b"\n", b"\r"):
-        if nl in data:
-            return nl.decode()
-    return "\n"
-
-
 def _parse_date(text: str) -> dt.date | None:
     token = text.strip().split()[0] if text.strip() else ""
     for fmt in _DATE_FORMATS:
@@ -276,7 +261,7 @@ def read_holdings(path: str | Path) -> Holdings:
         ) from None
     except OSError as exc:
         raise HoldingsError(f"{path}: cannot read holdings file: {exc.strerror}") from None
-    return parse_holdings(_decode(path, data), path)
+    return parse_holdings(decode_text(data), path)
 
 
 def _fmt_num(v: float, decimals: int = 2) -> str:
@@ -335,11 +320,11 @@ def append_holdings_block(
     def _append(data: bytes | None) -> bytes | None:
         if data is None:
             raise HoldingsError(f"{path}: holdings file disappeared during the update")
-        current = parse_holdings(_decode(path, data), path)
+        current = parse_holdings(decode_text(data), path)
         if current.last_trade_date is not None and current.last_trade_date >= trade_date:
             log.info("%s already has a block for %s; ledger not updated", path, trade_date)
             return None
-        nl = _newline_of(data)
+        nl = newline_of(data)
         block = format_holdings_block(trade_date, positions, cumulative_cash_in)
         if data and not data.endswith((b"\n", b"\r")):
             block = "\n" + block

@@ -15,8 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +29,7 @@ from pytaaa.charts.job import (
 )
 from pytaaa.charts.worker import write_work_arrays
 from pytaaa.jobs.handoff import write_handoff
-from pytaaa.jobs.lifecycle import JobLogError, in_process_session
+from pytaaa.jobs.lifecycle import JobLogError, in_process_session, terminal_progress
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import (
     EXIT_FAILED,
@@ -63,26 +61,6 @@ def in_generation_window(hours: list[int] | None, now: dt.datetime) -> bool:
     return hours is None or now.hour in hours
 
 
-@contextmanager
-def _terminal_progress(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    if not enabled or total <= 0:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeRemainingColumn,
-    )
-
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), transient=True,
-    ) as bar:
-        task = bar.add_task("charts", total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def _run_sync(
     spec: ChartJobSpec, inputs: ChartJobInputs, workers: int, grace: float, show_progress: bool
 ) -> ChartsStart:
@@ -100,7 +78,7 @@ def _run_sync(
                 return ChartsStart("failed", job_id, reason=f"cannot write worker data: {exc}",
                                    exit_code=EXIT_FAILED)
             session.log.line(f"Data: {len(spec.symbols)} symbols, {spec.n_days} days")
-            with _terminal_progress(2 * len(spec.symbols), show_progress) as progress:
+            with terminal_progress(2 * len(spec.symbols), show_progress, "charts") as progress:
                 r = run_charts_job(session, spec, workers=workers, title=title,
                                    progress=progress)
     except (JobSetupError, JobLogError) as exc:

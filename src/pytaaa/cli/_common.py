@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 if TYPE_CHECKING:
     from pytaaa.config import Config
+    from pytaaa.jobs.runtime import JobStart
 
-__all__ = ["load_config_or_exit", "scheduler_or_exit", "setup_logging"]
+__all__ = ["load_config_or_exit", "scheduler_or_exit", "setup_logging", "exit_with_start"]
 
 
 class _Formatter(logging.Formatter):
@@ -60,3 +61,20 @@ def scheduler_or_exit(address: str | None) -> str | None:
     except ValueError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
+
+
+def exit_with_start(label: str, res: JobStart, json_path: str, apply_hint: str) -> NoReturn:
+    """Report what starting a search job did and exit with its status.
+
+    Prints ``label: <what happened>``; after a successful in-process run also
+    ``apply_hint``, after a detached start how to watch it.  Exits with the
+    run's code (sync), 1 when the job could not be started, else 0.
+    """
+    click.echo(f"{label}: {res.describe()}")
+    if res.mode == "sync":
+        if res.exit_code == 0:
+            click.echo(apply_hint)
+        sys.exit(res.exit_code or 0)
+    if res.mode == "async":
+        click.echo(f"Progress: pytaaa jobs --json {json_path}")
+    sys.exit(1 if res.mode == "failed" else 0)

@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from pytaaa.cli._common import load_config_or_exit
+from pytaaa.cli._common import exit_with_start, load_config_or_exit
 from pytaaa.cli.models import models
 
 __all__ = ["search", "apply"]
@@ -35,15 +35,8 @@ def search(json_path: str, iterations: int | None, seed: int | None, mode: str |
     cfg = load_config_or_exit(json_path)
     res = start_lookback_search(cfg, sync=mode == "sync", iterations=iterations,
                                 seed=cfg.valuation.montecarlo_seed if seed is None else seed)
-    click.echo(f"Lookback search: {res.describe()}")
-    if res.mode == "sync":
-        if res.exit_code == 0:
-            click.echo(f"Write a row into the config: pytaaa models apply --json {json_path} "
-                       "--row N")
-        sys.exit(res.exit_code or 0)
-    if res.mode == "async":
-        click.echo(f"Progress: pytaaa jobs --json {json_path}")
-    sys.exit(1 if res.mode == "failed" else 0)
+    exit_with_start("Lookback search", res, json_path,
+                    f"Write a row into the config: pytaaa models apply --json {json_path} --row N")
 
 
 @models.command("apply")

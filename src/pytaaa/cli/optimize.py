@@ -48,7 +48,11 @@ def optimize(ctx: click.Context, json_path: str | None, trials: int | None, seed
     """
     if ctx.invoked_subcommand is not None:
         return
-    from pytaaa.cli._common import load_config_or_exit, scheduler_or_exit
+    from pytaaa.cli._common import (
+        exit_with_start,
+        load_config_or_exit,
+        scheduler_or_exit,
+    )
     from pytaaa.models.optimize import DEFAULT_TRIALS
     from pytaaa.models.optimize_job import start_optimize
 
@@ -63,15 +67,9 @@ def optimize(ctx: click.Context, json_path: str | None, trials: int | None, seed
                          seed=v.montecarlo_seed if seed is None else seed,
                          workers=workers or v.montecarlo_workers, scheduler=scheduler,
                          windows=(insample_years, outofsample_years))
-    click.echo(f"Parameter search: {res.describe()}")
-    if res.mode == "sync":
-        if res.exit_code == 0:
-            click.echo(f"Write a trial into the config: pytaaa optimize apply --json {json_path} "
-                       "--row N (N = the trial column of the CSV)")
-        sys.exit(res.exit_code or 0)
-    if res.mode == "async":
-        click.echo(f"Progress: pytaaa jobs --json {json_path}")
-    sys.exit(1 if res.mode == "failed" else 0)
+    exit_with_start("Parameter search", res, json_path,
+                    f"Write a trial into the config: pytaaa optimize apply --json {json_path} "
+                    "--row N (N = the trial column of the CSV)")
 
 
 @optimize.command("apply")

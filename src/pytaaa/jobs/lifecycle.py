@@ -9,6 +9,7 @@
 - :meth:`JobOutcome.opened`: open the session, or record why it could not be.
 - :func:`in_process_session`: the sync path of a ``start_*`` function (rotate
   and open the log, a session in this process, close the log).
+- :func:`terminal_progress`: the progress bar of an in-process run on a terminal.
 - :func:`job_process`, :func:`detached_session`, :func:`log_bad_config`: the
   scaffolding of a ``python -m`` entry point.
 
@@ -46,6 +47,7 @@ __all__ = [
     "job_process",
     "detached_session",
     "log_bad_config",
+    "terminal_progress",
 ]
 
 #: The mark in front of a log line that says why a job failed or stopped.
@@ -178,6 +180,30 @@ def in_process_session(paths: JobPaths, *, log_name: str, job_id: str, workers: 
                          detached=False, grace=grace, stop=StopFlag())
     finally:
         joblog.close()
+
+
+@contextlib.contextmanager
+def terminal_progress(total: int, enabled: bool,
+                      label: str) -> Iterator[Callable[[int], None] | None]:
+    """A transient ``rich`` progress bar named ``label`` for ``total`` items.
+
+    Yields ``advance(n)`` (n more items done) or, when not ``enabled`` or
+    ``total`` is not positive, None; the bar disappears at the end.
+    """
+    if not enabled or total <= 0:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeRemainingColumn,
+    )
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def job_process(job_id: str | None) -> tuple[StopFlag, JobLog, str]:

@@ -22,8 +22,6 @@ import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from pytaaa.jobs.lifecycle import (
     in_process_session,
     job_process,
     log_bad_config,
+    terminal_progress,
 )
 from pytaaa.jobs.paths import JobPaths
 from pytaaa.jobs.runtime import (
@@ -98,24 +97,6 @@ def is_stale(config: Any, now: dt.datetime | None = None) -> bool:
     return age is None or age >= float(config.valuation.montecarlo_freshness_hours)
 
 
-@contextmanager
-def _terminal_progress(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    if not enabled or total <= 0:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TimeRemainingColumn,
-    )
-
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=True) as bar:
-        task = bar.add_task("Monte Carlo trials", total=total)
-        yield lambda n: bar.advance(task, n)
-
-
 def _run_sync(config: Any, trials: int, workers: int, grace: float, platform_label: str,
               source: str, now: dt.datetime, show_progress: bool,
               scheduler: str | None) -> MonteCarloStart:
@@ -127,7 +108,7 @@ def _run_sync(config: Any, trials: int, workers: int, grace: float, platform_lab
             header(session.log, config, job_id=job_id, trials=trials, workers=workers,
                    platform_label=platform_label, title=SYNC_TITLE, source=source,
                    scheduler=scheduler)
-            with _terminal_progress(trials, show_progress) as progress:
+            with terminal_progress(trials, show_progress, "Monte Carlo trials") as progress:
                 r = run_montecarlo_job(session, config, trials=trials, workers=workers,
                                        title=SYNC_TITLE, progress=progress, now=now,
                                        scheduler=scheduler)
