@@ -32,6 +32,7 @@ from pytaaa.jobs.handoff import HandoffError, open_handoff
 from pytaaa.jobs.joblog import JobLog
 from pytaaa.jobs.lifecycle import (
     JobOutcome,
+    JobResult,
     detached_session,
     job_lifecycle,
     job_process,
@@ -60,18 +61,14 @@ LOG_NAME = "plot_generation.log"
 
 
 @dataclass
-class ChartJobResult:
+class ChartJobResult(JobResult):
     """How a charts job ended: exit code, final state and counts."""
 
-    exit_code: int
-    state: JobStatus
     total: int = 0
     created: int = 0
     skipped: int = 0
     failed: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
-    message: str | None = None
-    seconds: float = 0.0
 
 
 class JobSetupError(Exception):
@@ -192,8 +189,7 @@ def run_charts_job(
     def end(outcome: JobOutcome) -> None:
         if runner is not None:
             runner.close(cancel=outcome.state is JobStatus.CANCELLED)
-        result.state, result.exit_code = outcome.state, outcome.exit_code
-        result.message, result.seconds = outcome.message, outcome.seconds
+        result.take(outcome)
 
     with job_lifecycle(session, on_end=end,
                        summary=lambda _: _summary(log, title, result)) as outcome:

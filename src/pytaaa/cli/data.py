@@ -9,6 +9,7 @@ the rest.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -32,6 +33,14 @@ class _ConfigProblem(click.ClickException):
     """A config error: exit status 2, like the rest of the CLI."""
 
     exit_code = 2
+
+
+def _store_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add ``--json CONFIG`` and ``--symbols-file FILE`` (which store) to a command."""
+    command = click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
+                           help="symbols file next to the store (instead of --json)")(command)
+    return click.option("--json", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                        help="config whose symbols_file names the store")(command)
 
 
 def _symbols_file(config_path: Path | None, symbols_file: Path | None) -> Path:
@@ -95,10 +104,7 @@ def synth_command(
 
 
 @data.command(name="import-csv")
-@click.option("--json", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="config whose symbols_file names the store")
-@click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="symbols file next to the store (instead of --json)")
+@_store_options
 @click.option("--replace", is_flag=True, help="replace the store instead of merging into it")
 @click.option("--date-format", default=None,
               help="strptime format of the dates when they are ambiguous, e.g. %d/%m/%Y")
@@ -124,10 +130,7 @@ def import_csv_command(
 
 
 @data.command(name="update")
-@click.option("--json", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="config whose symbols_file names the store")
-@click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="symbols file next to the store (instead of --json)")
+@_store_options
 @click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="first date to download (default: shortly before the store's last date)")
 def update_command(
@@ -145,10 +148,7 @@ def update_command(
 
 
 @data.command(name="check")
-@click.option("--json", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="config whose symbols_file names the store")
-@click.option("--symbols-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="symbols file next to the store (instead of --json)")
+@_store_options
 @click.option("--store", "store_file", type=click.Path(dir_okay=False, path_type=Path),
               help="an HDF5 store file to check directly (its key is named after the file)")
 @click.option("--fix", is_flag=True,

@@ -1,6 +1,7 @@
 """The lifecycle every job kind shares, written once.
 
 - :class:`JobOutcome`: how a run ended, as (``JobStatus``, exit code, message).
+- :class:`JobResult`: what a run returns (each kind adds its counts).
 - :func:`job_lifecycle`: a context manager around a job's body that maps an
   escaping exception to an outcome (bad input: exit 2; the kind's own
   failures: exit 1; ``KeyboardInterrupt``: cancelled, re-raised; any other
@@ -41,6 +42,7 @@ from pytaaa.jobs.status import JobStatus
 
 __all__ = [
     "JobOutcome",
+    "JobResult",
     "JobLogError",
     "job_lifecycle",
     "in_process_session",
@@ -97,6 +99,22 @@ class JobOutcome:
             self.failed(blocked)
         session.log.line(f"{FAIL_MARK} {self.message}")
         return False
+
+
+@dataclass
+class JobResult:
+    """What a job run returns: ``exit_code``, final ``state``, ``message`` and
+    ``seconds``; each job kind extends it with its counts and files."""
+
+    exit_code: int
+    state: JobStatus
+    message: str | None = None
+    seconds: float = 0.0
+
+    def take(self, outcome: JobOutcome) -> None:
+        """Copy the ending of :class:`JobOutcome` ``outcome`` into this result."""
+        self.state, self.exit_code = outcome.state, outcome.exit_code
+        self.message, self.seconds = outcome.message, outcome.seconds
 
 
 @contextlib.contextmanager

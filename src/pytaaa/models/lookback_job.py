@@ -30,6 +30,7 @@ from pytaaa.jobs.joblog import JobLog
 from pytaaa.jobs.lifecycle import (
     JobLogError,
     JobOutcome,
+    JobResult,
     detached_session,
     in_process_session,
     job_lifecycle,
@@ -66,15 +67,12 @@ class LookbackStart(JobStart):
 
 
 @dataclass
-class LookbackResult:
+class LookbackResult(JobResult):
     """How a lookback-search job ended."""
 
-    exit_code: int
-    state: JobStatus
     done: int = 0
     best: str = ""
     files: list[Path] = field(default_factory=list)
-    message: str | None = None
 
 
 class _BadInput(Exception):
@@ -118,17 +116,13 @@ def run_lookback_job(session: JobSession, config: Any, *, iterations: int | None
     log = session.log
     result = LookbackResult(EXIT_FAILED, JobStatus.FAILED)
 
-    def end(outcome: JobOutcome) -> None:
-        result.state, result.exit_code, result.message = (outcome.state, outcome.exit_code,
-                                                          outcome.message)
-
     def summary(outcome: JobOutcome) -> None:
         log.line(f"Lookback search {outcome.state.value.upper()}"
                  + (f": {outcome.message}" if outcome.message else "")
                  + f"; total time {outcome.seconds:.1f} s")
 
     t0 = time.monotonic()
-    with job_lifecycle(session, bad_input=(_BadInput,), on_end=end,
+    with job_lifecycle(session, bad_input=(_BadInput,), on_end=result.take,
                        summary=summary) as outcome:
         waiting = "stopped while waiting for the running search"
         if not outcome.opened(session, blocked=waiting, stopped=waiting):

@@ -34,6 +34,7 @@ from pytaaa.jobs.joblog import JobLog
 from pytaaa.jobs.lifecycle import (
     JobLogError,
     JobOutcome,
+    JobResult,
     detached_session,
     in_process_session,
     job_lifecycle,
@@ -73,18 +74,14 @@ class OptimizeStart(JobStart):
 
 
 @dataclass
-class OptimizeResult:
+class OptimizeResult(JobResult):
     """How a search job ended: exit code, state, counts, files, summary lines."""
 
-    exit_code: int
-    state: JobStatus
     total: int = 0
     done: int = 0
     failed: int = 0
     files: list[Path] = field(default_factory=list)
     summary: list[str] = field(default_factory=list)
-    message: str | None = None
-    seconds: float = 0.0
 
 
 def _pct(x: float) -> str:
@@ -186,8 +183,7 @@ def run_optimize_job(session: JobSession, config: Any, *, trials: int, seed: int
     def end(outcome: JobOutcome) -> None:
         if pool is not None:
             pool.close()
-        result.state, result.exit_code = outcome.state, outcome.exit_code
-        result.message, result.seconds = outcome.message, outcome.seconds
+        result.take(outcome)
 
     def summary(outcome: JobOutcome) -> None:
         log.rule()

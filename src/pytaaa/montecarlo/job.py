@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pytaaa.jobs.joblog import JobLog
-from pytaaa.jobs.lifecycle import JobOutcome, job_lifecycle
+from pytaaa.jobs.lifecycle import JobResult, job_lifecycle
 from pytaaa.jobs.runtime import (
     EXIT_FAILED,
     JobSession,
@@ -44,18 +44,14 @@ class BadInput(Exception):
 
 
 @dataclass
-class MCJobResult:
+class MCJobResult(JobResult):
     """How a Monte Carlo job ended: exit code, final state, trial counts, files."""
 
-    exit_code: int
-    state: JobStatus
     total: int = 0
     done: int = 0
     failed: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
-    message: str | None = None
-    seconds: float = 0.0
 
 
 def header(log: JobLog, config: Any, *, job_id: str, trials: int, workers: int,
@@ -199,11 +195,7 @@ def run_montecarlo_job(
     log = session.log
     result = MCJobResult(EXIT_FAILED, JobStatus.FAILED, total=trials)
 
-    def end(outcome: JobOutcome) -> None:
-        result.state, result.exit_code = outcome.state, outcome.exit_code
-        result.message, result.seconds = outcome.message, outcome.seconds
-
-    with job_lifecycle(session, bad_input=(BadInput,), on_end=end,
+    with job_lifecycle(session, bad_input=(BadInput,), on_end=result.take,
                        summary=lambda _: _summary(log, result)) as outcome:
         if not outcome.opened(session,
                               blocked="another Monte Carlo job holds the lock and did not stop"):
