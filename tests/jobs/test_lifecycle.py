@@ -20,6 +20,7 @@ from pytaaa.jobs.lifecycle import (
     in_process_session,
     job_lifecycle,
     log_bad_config,
+    summary_word,
     terminal_progress,
 )
 from pytaaa.jobs.lock import JobLock, lock_is_free
@@ -222,3 +223,9 @@ def test_terminal_progress_is_off_unless_enabled_with_items() -> None:
         assert advance is not None
         for _ in range(3):
             advance(1)
+
+
+def test_summary_word_of_each_final_state() -> None:
+    assert [summary_word(s) for s in (JobStatus.SUCCEEDED, JobStatus.FAILED,
+                                      JobStatus.CANCELLED, JobStatus.RUNNING)] == [
+        "COMPLETED", "FINISHED WITH ERRORS", "CANCELLED", "RUNNING"]

@@ -36,6 +36,7 @@ from pytaaa.jobs.lifecycle import (
     detached_session,
     job_lifecycle,
     job_process,
+    summary_word,
 )
 from pytaaa.jobs.paths import STATE_DIR_NAME, JobPaths
 from pytaaa.jobs.pool import TaskOutcome, TaskRunner, make_process_pool
@@ -245,11 +246,7 @@ def run_charts_job(
 
 
 def _summary(log: JobLog, title: str, r: ChartJobResult) -> None:
-    word = {
-        JobStatus.SUCCEEDED: "COMPLETED",
-        JobStatus.FAILED: "FINISHED WITH ERRORS",
-        JobStatus.CANCELLED: "CANCELLED",
-    }.get(r.state, r.state.value.upper())
+    word = summary_word(r.state)
     log.rule()
     name = title.removeprefix("PyTAAA ").capitalize()  # "Background plot generation"
     log.line(f"{name} {word}" + (f": {r.message}" if r.message else ""))

@@ -50,6 +50,7 @@ __all__ = [
     "detached_session",
     "log_bad_config",
     "terminal_progress",
+    "summary_word",
 ]
 
 #: The mark in front of a log line that says why a job failed or stopped.
@@ -115,6 +116,16 @@ class JobResult:
         """Copy the ending of :class:`JobOutcome` ``outcome`` into this result."""
         self.state, self.exit_code = outcome.state, outcome.exit_code
         self.message, self.seconds = outcome.message, outcome.seconds
+
+
+def summary_word(state: JobStatus) -> str:
+    """The word a job's closing summary uses for ``state``: ``COMPLETED``,
+    ``FINISHED WITH ERRORS``, ``CANCELLED``, else the state in capitals."""
+    return {
+        JobStatus.SUCCEEDED: "COMPLETED",
+        JobStatus.FAILED: "FINISHED WITH ERRORS",
+        JobStatus.CANCELLED: "CANCELLED",
+    }.get(state, state.value.upper())
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pytaaa.jobs.joblog import JobLog
-from pytaaa.jobs.lifecycle import JobResult, job_lifecycle
+from pytaaa.jobs.lifecycle import JobResult, job_lifecycle, summary_word
 from pytaaa.jobs.runtime import (
     EXIT_FAILED,
     JobSession,
@@ -219,11 +219,7 @@ def run_montecarlo_job(
 
 
 def _summary(log: JobLog, r: MCJobResult) -> None:
-    word = {
-        JobStatus.SUCCEEDED: "COMPLETED",
-        JobStatus.FAILED: "FINISHED WITH ERRORS",
-        JobStatus.CANCELLED: "CANCELLED",
-    }.get(r.state, r.state.value.upper())
+    word = summary_word(r.state)
     log.rule()
     log.line(f"Monte Carlo backtest {word}" + (f": {r.message}" if r.message else ""))
     log.line(f"Trials: {r.done - r.failed} completed, {r.failed} failed, of {r.total}")
