@@ -56,7 +56,7 @@ class Prices:
     """Cleaned prices (``pipeline.md`` section 4, ``data-quality.md`` section 1).
 
     - ``close``: P, the last real quote at or before each day (carried forward,
-      never interpolated); before the first quote a placeholder equal to the first
+      never interpolated); before the first quote a stand-in equal to the first
       quote (the symbol does not exist there); ``CASH`` = 1.0.  Trades and
       valuations use P.
     - ``despiked``: D, upward spikes capped.  Signals, channels and ranking use D.

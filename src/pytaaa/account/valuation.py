@@ -10,7 +10,7 @@
 
 Real quotes: a held symbol without a quote today is valued at its last real
 quote and flagged with that quote's date; one never quoted at all is valued at
-its buy price and flagged "not quoted" (never at a placeholder price).
+its buy price and flagged "not quoted" (never at a made-up price).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class PortfolioValue:
 def prices_today(analysis: Analysis) -> dict[str, float]:
     """Symbol -> today's P (CASH 1.0) from an :class:`Analysis`: the last real quote
     at or before today.  A symbol never quoted up to today has no price (it is
-    left out, never valued at a placeholder)."""
+    left out, never valued at a made-up price)."""
     col = len(analysis.dates) - 1
     close = analysis.prices.close[:, col]
     exists = analysis.prices.first_valid <= col

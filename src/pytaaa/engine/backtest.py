@@ -40,7 +40,7 @@ def buy_and_hold(prices: Prices) -> np.ndarray:
     """Equal dollars in every symbol (CASH excluded) from its first tradable day.
 
     Cleaning holds a symbol's price at its first quote before that quote (a
-    placeholder), so a symbol not yet listed behaves as cash until it is; after
+    stand-in value), so a symbol not yet listed behaves as cash until it is; after
     its last quote it is carried flat.
     """
     cash = prices.symbols.index("CASH")

@@ -7,7 +7,7 @@ Reads the raw :class:`~pytaaa.model.Quotes` of the store and sets the
   ``MAX_PRICE``); everything else is missing and never used;
 - ``close`` (P): the last real quote at or before each day (carried forward,
   never interpolated, never taken from a later day).  Before a symbol's first
-  quote the row holds that first quote only as an arithmetic placeholder: the
+  quote the row holds that first quote only as an arithmetic stand-in: the
   symbol does not exist yet there (not tradable, no signal, no return), so no
   later price reaches an earlier result.  A never-quoted row is 1.0 and never
   tradable; ``CASH`` = 1.0 (added when the store lacks it);
@@ -71,7 +71,7 @@ def carry_forward(
 
     Returns ``(filled, last_quote, first_valid, last_valid)``: ``filled[i, t]`` is
     the real quote on ``last_quote[i, t]``, the last quoted day at or before t;
-    before the first quote it is the first quote (a placeholder, see the
+    before the first quote it is the first quote (a stand-in, see the
     module docstring); a row with no quote is all 1.0 with ``first_valid = T``
     and ``last_valid = -1``.  ``last_quote`` is -1 before the first quote.
     """

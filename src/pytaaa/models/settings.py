@@ -234,7 +234,7 @@ def read_switching(cfg: Config) -> SwitchingSettings:
 
     Returns a :class:`SwitchingSettings`; raises :class:`SwitchingConfigError`
     naming every bad key and value when the ``models`` section is missing or
-    invalid, when a template uses other placeholders than ``{base_folder}``
+    invalid, when a template uses other template fields than ``{base_folder}``
     and ``{data_file}``, or when a model's own config is invalid.  Model files
     are not opened here: a missing one is a warning when the series are read.
     """
