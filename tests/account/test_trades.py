@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytaaa.account.ledger import Holdings, parse_holdings
@@ -144,6 +144,9 @@ def test_rejects_negative_thresholds() -> None:
     weights=st.dictionaries(st.sampled_from(sorted(PRICES)), st.floats(0.01, 1.0),
                             min_size=1, max_size=4),
 )
+# found by hypothesis: an increase trimmed for lack of cash fell to one $12 share
+@example(held={"AAA": 1, "BBB": 1, "CCC": 12, "DDD": 22}, cash=0.0,
+         weights={"AAA": 1.0, "CCC": 1.0, "DDD": 1.0})
 def test_plan_invariants(held: dict, cash: float, weights: dict) -> None:
     syms = ["CASH"] + sorted(held)
     h = holdings(syms, [cash] + [held[s] for s in sorted(held)], [1.0] + [5.0] * len(held))

@@ -246,14 +246,17 @@ def _cash_after(cash: float, trades: Sequence[Trade], fee: float) -> float:
 
 
 def _trim_buys(cash: float, sells: list[Trade], buys: list[Trade], fee: float,
-               min_buy: float = 0.0) -> list[Trade]:
+               min_buy: float = 0.0, min_adjust: float = 0.0) -> list[Trade]:
+    """Cut the last buys until the cash covers them; a buy cut under its minimum
+    (``min_buy`` for a new position, ``min_adjust`` for an increase) is dropped."""
     buys = list(buys)
     while buys and _cash_after(cash, sells + buys, fee) < -_EPS:
         last = buys[-1]
         deficit = -_cash_after(cash, sells + buys, fee)
         cut = min(last.shares, float(math.ceil(deficit / last.price - _EPS)))
         left = last.shares - cut
-        too_small = last.reason == "new" and left * last.price < min_buy - last.price
+        minimum = min_buy if last.reason == "new" else min_adjust
+        too_small = left * last.price < minimum - last.price
         if left < 1 or left >= last.shares or too_small:  # none left, no progress, under min
             buys.pop()
         else:
@@ -321,7 +324,7 @@ def suggest_trades(
         # and of those the one with the most trades
         n_fees = max((k for k in tried if count[k] <= k), key=lambda k: (count[k], -k))
     sells, buys, skipped = tried[n_fees]
-    buys = _trim_buys(book.cash, sells, buys, fee, min_buy)
+    buys = _trim_buys(book.cash, sells, buys, fee, min_buy, min_adjust)
     trades = sells + buys
     cash_after = _cash_after(book.cash, trades, fee)
     return TradePlan(
