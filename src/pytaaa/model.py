@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -94,12 +95,19 @@ class Prices:
         t = np.arange(len(self.dates))
         return (t >= self.first_valid[:, None]) & (t <= self.last_valid[:, None])
 
-    def stale(self) -> np.ndarray:
-        """``(N, T)`` bool: listed, but no real quote for more than ``stale_days`` days."""
+    def stale(self, rows: Any = None) -> np.ndarray:
+        """``(N, T)`` bool: listed, but no real quote for more than ``stale_days`` days.
+
+        ``rows`` (an index, a list of indices or a slice) restricts the result to
+        those symbols, at the cost of those rows only: ``stale(i)`` is ``(T,)``.
+        """
+        pick = slice(None) if rows is None else rows
         t = np.arange(len(self.dates))
         if self.last_quote is None:
-            return (t > self.last_valid[:, None]) & (t >= self.first_valid[:, None])
-        return (self.last_quote >= 0) & (t[None, :] - self.last_quote > self.stale_days)
+            first, last = self.first_valid[pick], self.last_valid[pick]
+            return (t > np.expand_dims(last, -1)) & (t >= np.expand_dims(first, -1))
+        last_quote = self.last_quote[pick]
+        return (last_quote >= 0) & (t - last_quote > self.stale_days)
 
     def tradable(self) -> np.ndarray:
         """``(N, T)`` bool: may be held and picked on t, knowing only data up to t:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _helpers import wait_for
+from _helpers import descendants, wait_for
 
 from pytaaa.jobs.lifeline import set_parent_death_signal, worker_start
 
@@ -47,8 +47,7 @@ def _eof_within(fd: int, seconds: float) -> bool:
 
 
 def _kill_and_check(proc: subprocess.Popen, min_children: int) -> None:
-    kids = wait_for(lambda: (k := psutil.Process(proc.pid).children(recursive=True))
-                    and len(k) >= min_children and k, timeout=120)
+    kids = wait_for(lambda: len(k := descendants(proc.pid)) >= min_children and k, timeout=120)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     try:
@@ -125,7 +124,7 @@ def test_sigkill_of_a_detached_jobs_main_process_leaves_no_helper(tmp_path: Path
     pid = wait_for(lambda: status.exists() and json.loads(status.read_text()).get("state")
                    == "running" and json.loads(status.read_text())["pid"], timeout=120)
     job = psutil.Process(pid)
-    kids = wait_for(lambda: len(k := job.children(recursive=True)) >= 3 and k, timeout=120)
+    kids = wait_for(lambda: len(k := descendants(pid)) >= 3 and k, timeout=120)
     job.kill()
     gone, alive = psutil.wait_procs(kids, timeout=10)
     for p in alive:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from _helpers import wait_for
+from _helpers import descendants, wait_for
 
 from pytaaa.jobs.handoff import HandoffError, cleanup_spool, open_handoff, write_handoff
 from pytaaa.jobs.joblog import JobLog, open_log_for_append, rotate_log
@@ -413,14 +413,13 @@ def test_runner_survives_dead_workers_and_fails_an_item_that_kills_twice(tmp_pat
 
 def test_runner_stops_when_asked_and_leaves_no_worker(tmp_path: Path) -> None:
     outcomes: list[TaskOutcome] = []
-    me = psutil.Process()
-    before = {p.pid for p in me.children(recursive=True)}
+    before = {p.pid for p in descendants(os.getpid())}
     runner = TaskRunner(lambda: make_process_pool(2), slow, max_outstanding=4,
                         on_outcome=outcomes.append, should_stop=lambda: len(outcomes) >= 2)
     assert runner.run(range(40)) is False
     runner.close()
     assert 2 <= len(outcomes) < 40
-    workers = [p for p in me.children(recursive=True) if p.pid not in before]
+    workers = [p for p in descendants(os.getpid()) if p.pid not in before]
     gone, alive = psutil.wait_procs([p for p in workers if "forkserver" not in " ".join(
         _cmdline(p))], timeout=10)
     assert not alive

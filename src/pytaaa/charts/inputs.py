@@ -144,11 +144,12 @@ def _quoted_lines(analysis: Analysis, rows: list[int], companies: dict[str, str]
     close = np.array(p.close[rows], dtype=np.float64)
     despiked = np.array(p.despiked[rows], dtype=np.float64)
     t = np.arange(close.shape[1])
-    hidden = (t[None, :] < p.first_valid[rows][:, None]) | p.stale()[rows]
+    stale = p.stale(rows)
+    hidden = (t[None, :] < p.first_valid[rows][:, None]) | stale
     close[hidden] = np.nan
     despiked[hidden] = np.nan
     names = []
-    stale_today = p.stale()[rows, -1]
+    stale_today = stale[:, -1]
     for k, i in enumerate(rows):
         name = companies.get(p.symbols[i], "")
         if stale_today[k] and p.last_quote is not None and p.last_quote[i, -1] >= 0:

@@ -51,6 +51,8 @@ STALE_QUOTE_DAYS = 5
 MAX_DAILY_SPACING = 3.0
 #: Trading days over which the spacing of real quotes is measured.
 SPACING_WINDOW = 63
+#: Symbols cleaned at a time: bounds the temporaries of :func:`clean`.
+ROW_BLOCK = 256
 
 
 class CleaningError(ValueError):
@@ -151,11 +153,10 @@ def despike(close: np.ndarray, long_period: int, k: float,
     if real is None:
         real = np.ones((n, t), dtype=bool)
         real[:, 0] = False
-    realf = np.asarray(real, dtype=np.float64)
-    gains = np.ones((n, t))
-    gains[:, 1:] = close[:, 1:] / close[:, :-1]
-    gains[realf == 0] = 1.0
-    capped = np.ones((n, t))
+    real = np.asarray(real, dtype=bool)
+    # the capped gains, turned into D in place at the end: the only (N, T) array made here
+    capped = np.empty((n, t))
+    capped[:, 0] = 1.0
     # running sums of r = capped gain - 1 and the count of real gains in the window
     s1 = np.zeros(n)
     s2 = np.zeros(n)
@@ -164,8 +165,8 @@ def despike(close: np.ndarray, long_period: int, k: float,
     prev_g = np.ones(n)  # the last real gain
     kk = float(k)
     for tt in range(1, t):
-        g = gains[:, tt]
-        rt = realf[:, tt]
+        rt = real[:, tt]
+        g = np.where(rt, close[:, tt] / close[:, tt - 1], 1.0)
         safe = np.maximum(count, 1.0)
         mean = s1 / safe
         var = np.maximum(s2 / safe - mean * mean, 0.0)
@@ -174,12 +175,12 @@ def despike(close: np.ndarray, long_period: int, k: float,
         if (excess > 1.0).any():
             # yesterday's real jump was cut and today's drop takes the price back
             # inside the band: D follows the two-day move (undo of a bad print)
-            undo = (excess > 1.0) & (g < 1.0) & (rt > 0) & (prev_g * g <= cap)
+            undo = (excess > 1.0) & (g < 1.0) & rt & (prev_g * g <= cap)
             c = np.where(undo, g * excess, c)
-            excess = np.where(rt > 0, np.where(undo, 1.0, g / c), excess)
+            excess = np.where(rt, np.where(undo, 1.0, g / c), excess)
         else:
-            excess = np.where(rt > 0, g / c, excess)
-        prev_g = np.where(rt > 0, g, prev_g)
+            excess = np.where(rt, g / c, excess)
+        prev_g = np.where(rt, g, prev_g)
         capped[:, tt] = c
         r_new = c - 1.0
         s1 += r_new
@@ -190,8 +191,10 @@ def despike(close: np.ndarray, long_period: int, k: float,
             r_old = capped[:, drop] - 1.0
             s1 -= r_old
             s2 -= r_old * r_old
-            count -= realf[:, drop]
-    return close[:, :1] * np.cumprod(capped, axis=1)
+            count -= real[:, drop]
+    np.cumprod(capped, axis=1, out=capped)
+    capped *= close[:, :1]
+    return capped
 
 
 def clean(quotes: Quotes, long_period: int, stddev_threshold: float,
@@ -207,29 +210,40 @@ def clean(quotes: Quotes, long_period: int, stddev_threshold: float,
     if len(quotes.dates) == 0 or len(quotes.symbols) == 0:
         raise CleaningError("the quote store holds no dates or no symbols")
     symbols = list(quotes.symbols)
-    close = np.asarray(quotes.close, dtype=np.float64)
+    raw = np.asarray(quotes.close)
+    rows = list(range(len(symbols)))
     if "CASH" in symbols:
-        i = symbols.index("CASH")
-        order = [j for j in range(len(symbols)) if j != i] + [i]
-        symbols = [symbols[j] for j in order]
-        close = close[order]
-    else:
-        symbols.append("CASH")
-        close = np.vstack([close, np.ones((1, close.shape[1]))])
-    t = close.shape[1]
-    quoted = real_quotes(close)
-    quoted[-1] = True
-    filled, last_quote, first, last = carry_forward(close, quoted)
-    filled[-1] = 1.0
-    first[-1], last[-1] = 0, t - 1
-    last_quote[-1] = np.arange(t)
+        rows.remove(symbols.index("CASH"))
+    symbols = [symbols[j] for j in rows] + ["CASH"]
+    n, t = len(symbols), len(quotes.dates)
+    # (N, T) results, filled a block of rows at a time so that the temporaries
+    # stay a block's size, whatever the universe
+    filled = np.empty((n, t))
+    last_quote = np.empty((n, t), dtype=np.int64)
+    quoted = np.empty((n, t), dtype=bool)
+    live = np.empty((n, t), dtype=bool)
+    real = np.empty((n, t), dtype=bool)
+    first = np.empty(n, dtype=np.int64)
+    last = np.empty(n, dtype=np.int64)
+    active_from = np.empty(n, dtype=np.int64)
     days = np.arange(t)[None, :]
-    real = quoted & (days > first[:, None])
-    live = (last_quote >= 0) & (days - last_quote <= int(stale_days))
-    live &= daily_quotes(quoted, quotes.dates)
-    live[-1] = True
-    active_from = first_activity(filled)
+    for lo in range(0, n - 1, ROW_BLOCK):
+        hi = min(lo + ROW_BLOCK, n - 1)
+        block = np.asarray(raw[rows[lo:hi]], dtype=np.float64)
+        q = real_quotes(block)
+        f, lq, fi, la = carry_forward(block, q)
+        filled[lo:hi], last_quote[lo:hi], quoted[lo:hi] = f, lq, q
+        first[lo:hi], last[lo:hi] = fi, la
+        real[lo:hi] = q & (days > fi[:, None])
+        live[lo:hi] = ((lq >= 0) & (days - lq <= int(stale_days))
+                       & daily_quotes(q, quotes.dates))
+        active_from[lo:hi] = first_activity(f)
+    # CASH: quoted 1.0 every day, never a real gain
+    filled[-1], last_quote[-1], quoted[-1], live[-1], real[-1] = 1.0, days[0], True, True, False
+    first[-1], last[-1] = 0, t - 1
+    active_from[-1] = t
     despiked = despike(filled, long_period, stddev_threshold, real)
+    del real
     despiked[-1] = 1.0
     return Prices(
         dates=np.asarray(quotes.dates).astype("datetime64[D]"),
