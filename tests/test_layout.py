@@ -17,7 +17,7 @@ SRC = Path(pytaaa.__file__).parent
 
 # Lowest first: a module may import from its own layer or a lower one.
 LAYERS = [
-    ("", "_io", "model", "config"),
+    ("", "_io", "_blocks", "model", "config"),
     ("data",),
     ("engine",),
     ("jobs",),

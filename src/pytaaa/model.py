@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from pytaaa._blocks import blocks
+
 __all__ = ["Quotes", "Prices", "Signals", "BacktestResult", "Pick", "Analysis", "HORIZONS"]
 
 #: Per-horizon statistics of the backtest: label -> years (None = whole history).
@@ -65,7 +67,8 @@ class Prices:
     - ``first_active``: ``(N,)`` int, the first t with ``|g - 1| >= 1e-8`` (T if never).
     - ``quoted``: ``(N, T)`` bool, a real quote on that day (None: every day of the
       span ``first_valid .. last_valid``, for hand-built test data).
-    - ``last_quote``: ``(N, T)`` int, the last quoted day at or before t (-1 none).
+    - ``last_quote``: ``(N, T)`` int (int32 from cleaning), the last quoted day at or before t
+      (-1 none).
     - ``live``: ``(N, T)`` bool, may be picked on t: listed, not stale (a quote in the
       last ``stale_days`` trading days) and quoted about daily (None: derived
       from ``last_quote``).
@@ -95,19 +98,28 @@ class Prices:
         t = np.arange(len(self.dates))
         return (t >= self.first_valid[:, None]) & (t <= self.last_valid[:, None])
 
-    def stale(self, rows: Any = None) -> np.ndarray:
+    def stale(self, rows: Any = None, days: Any = None) -> np.ndarray:
         """``(N, T)`` bool: listed, but no real quote for more than ``stale_days`` days.
 
-        ``rows`` (an index, a list of indices or a slice) restricts the result to
-        those symbols, at the cost of those rows only: ``stale(i)`` is ``(T,)``.
+        ``rows`` and ``days`` (an index, a list of indices or a slice) restrict
+        the result to those symbols and days, at the cost of those only:
+        ``stale(i)`` is ``(T,)``, ``stale(days=-1)`` is ``(N,)`` (the last day).
         """
-        pick = slice(None) if rows is None else rows
-        t = np.arange(len(self.dates))
+        r = slice(None) if rows is None else rows
+        d = slice(None) if days is None else days
+        t = np.arange(len(self.dates))[d]
         if self.last_quote is None:
-            first, last = self.first_valid[pick], self.last_valid[pick]
-            return (t > np.expand_dims(last, -1)) & (t >= np.expand_dims(first, -1))
-        last_quote = self.last_quote[pick]
-        return (last_quote >= 0) & (t - last_quote > self.stale_days)
+            first, last = self.first_valid[r], self.last_valid[r]
+            if np.ndim(t):  # a span of days: one row per symbol
+                first, last = np.expand_dims(first, -1), np.expand_dims(last, -1)
+            return (t > last) & (t >= first)
+        last_quote = self.last_quote[r][..., d]
+        if last_quote.ndim < 2:
+            return (last_quote >= 0) & (t - last_quote > self.stale_days)
+        out = np.empty(last_quote.shape, dtype=bool)
+        for b in blocks(last_quote.shape[0], last_quote.shape[1]):  # no (N, T) int temporary
+            out[b] = (last_quote[b] >= 0) & (t - last_quote[b] > self.stale_days)
+        return out
 
     def tradable(self) -> np.ndarray:
         """``(N, T)`` bool: may be held and picked on t, knowing only data up to t:

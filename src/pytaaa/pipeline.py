@@ -143,8 +143,11 @@ def _ensure_folder(folder: Path) -> None:
 def _charts(result: RunResult, cfg: Config, analysis: Analysis, companies: dict[str, str],
             sync: bool | None, force: bool, now: dt.datetime) -> Any:
     from pytaaa.charts.inputs import build_chart_inputs
-    from pytaaa.charts.start import start_charts
+    from pytaaa.charts.start import outside_window, start_charts
 
+    skipped = outside_window(cfg, now)
+    if skipped is not None:
+        return skipped
     inputs = build_chart_inputs(cfg, analysis, companies)
     outcome = start_charts(cfg, inputs, sync=sync, force=force, now=now)
     if not outcome.ok:  # could not start, or drawn here with failed charts

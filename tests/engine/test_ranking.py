@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytaaa.config import Valuation
 from pytaaa.engine.cleaning import clean
-from pytaaa.engine.ranking import ranks, rolling_sharpe, target_weights, todays_picks
+from pytaaa.engine.ranking import (
+    _first_k_stable,
+    ranks,
+    rolling_sharpe,
+    target_weights,
+    todays_picks,
+)
 from pytaaa.model import Quotes
 
 V = dict(symbols_file="s.txt", performance_store="p", webpage="w", stockList="Naz100",
@@ -92,3 +100,18 @@ def test_ranks_and_picks():
     w[0, 1], w[1, 1] = 0.3, 0.7
     picks = todays_picks(w, score, p, r)
     assert [(x.symbol, x.rank, x.price) for x in picks] == [("S1", 1, 3.0), ("S0", 2, 2.0)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 12), st.data())
+def test_first_k_is_a_stable_sorts_first_k_ties_in_symbol_order(k: int, data) -> None:
+    """The top-K pick replaced a full stable sort of every day (0.4 s of 2,000 symbols x
+    20 years): same rows in the same order, ties (equal scores, the -inf of ineligible
+    symbols) in symbol order."""
+    c = data.draw(st.integers(1, 6))
+    n = data.draw(st.integers(1, 30))
+    values = st.sampled_from([0.0, 1.0, -1.0, 0.5, -2.5, np.inf, 3.0])
+    key = np.array(data.draw(st.lists(st.lists(values, min_size=n, max_size=n),
+                                      min_size=c, max_size=c)))
+    want = np.argsort(key, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(_first_k_stable(key, k), want)

@@ -159,7 +159,7 @@ def quote_dates(analysis: Analysis) -> dict[str, dt.date]:
 
 def stale_today(analysis: Analysis) -> frozenset[str]:
     """Symbols that are stale today (no real quote for more than ``stale_quote_days``)."""
-    stale = analysis.prices.stale()[:, -1]
+    stale = analysis.prices.stale(days=-1)
     return frozenset(s for s, st in zip(analysis.symbols, stale) if st and s != "CASH")
 
 

@@ -91,6 +91,19 @@ def _run_sync(
                        failed=r.failed, exit_code=r.exit_code, reason=reason)
 
 
+def outside_window(config: Any, now: dt.datetime) -> ChartsStart | None:
+    """The "skipped" outcome when ``now`` is outside the config's
+    ``plot_generation_hours`` (logged), else None.  The daily run asks before it
+    builds the charts' inputs (two copies of the price history)."""
+    hours = config.valuation.plot_generation_hours
+    if in_generation_window(hours, now):
+        return None
+    reason = (f"outside plot_generation_hours (hour {now.hour} not in "
+              f"{sorted(hours or [])}); charts not drawn")
+    log.info("charts: %s", reason)
+    return ChartsStart("skipped", reason=reason)
+
+
 def start_charts(
     config: Any,
     inputs: ChartJobInputs,
@@ -115,12 +128,9 @@ def start_charts(
     now = now or dt.datetime.now()
     if not inputs.symbols:
         return ChartsStart("skipped", reason="no symbols to chart")
-    hours = v.plot_generation_hours
-    if not ignore_window and not in_generation_window(hours, now):
-        reason = (f"outside plot_generation_hours (hour {now.hour} not in "
-                  f"{sorted(hours or [])}); charts not drawn")
-        log.info("charts: %s", reason)
-        return ChartsStart("skipped", reason=reason)
+    skipped = None if ignore_window else outside_window(config, now)
+    if skipped is not None:
+        return skipped
     n_workers = int(workers if workers is not None else v.plot_generation_workers)
     if n_workers < 1:
         raise ValueError(f"workers must be at least 1, got {n_workers}")

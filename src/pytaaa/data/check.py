@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,8 +162,10 @@ def sessions_behind(last: dt.date, now: dt.datetime) -> int:
     return int((closes <= ts.tz_convert("UTC")).sum())
 
 
-def _store_findings(dates: np.ndarray, close: np.ndarray, symbols: Sequence[str],
+def _store_findings(dates: np.ndarray, tail: np.ndarray, symbols: Sequence[str],
                     stale_days: int, now: dt.datetime | None) -> list[Finding]:
+    """Findings of the store as a whole; ``tail`` is the raw close of its last
+    ``stale_days + 1`` rows of dates (fewer when the store is shorter)."""
     out: list[Finding] = []
     days = dates.astype("datetime64[D]")
     if days.size > 1:
@@ -184,12 +186,13 @@ def _store_findings(dates: np.ndarray, close: np.ndarray, symbols: Sequence[str]
         if behind > 1:
             out.append(Finding("", "stale store", last, last, behind,
                                f"data through {last}: {behind} sessions old"))
-    quoted = np.isfinite(close) & (close > MIN_PRICE) & (close <= MAX_PRICE)
+    with np.errstate(invalid="ignore"):
+        quoted = np.isfinite(tail) & (tail > MIN_PRICE) & (tail <= MAX_PRICE)
     t = quoted.shape[1]
     recent = quoted[:, max(0, t - 1 - stale_days): t - 1].any(axis=1)
     expected = [s for s, ok in zip(symbols, recent) if ok]
     missing = [s for s, ok, q in zip(symbols, recent, quoted[:, -1]) if ok and not q]
-    if t > 1 and expected and len(missing) == len(expected) and not quoted[:, -1].any():
+    if days.size > 1 and expected and len(missing) == len(expected) and not quoted[:, -1].any():
         out.append(Finding("", "empty last day", last, last, len(missing),
                            f"no symbol has a quote for {last} (the store's last date): "
                            "an empty or phantom row"))
@@ -303,26 +306,38 @@ def check_quotes(quotes: Quotes, *, stale_days: int = 5, recent: int | None = No
     """
     dates = np.asarray(quotes.dates).astype("datetime64[D]")
     close = np.asarray(quotes.close, dtype=np.float64)
-    symbols = [s for s in quotes.symbols]
-    rows = [i for i, s in enumerate(symbols) if s != "CASH"]
-    order = np.argsort(dates, kind="stable")
-    dates, close = dates[order], close[:, order]
-    findings = _store_findings(dates, close[rows], [symbols[i] for i in rows], stale_days, now)
+    if dates.size > 1 and bool((dates[1:] < dates[:-1]).any()):
+        order = np.argsort(dates, kind="stable")
+        dates, close = dates[order], close[:, order]
     keep = np.ones(dates.size, dtype=bool)
     keep[:-1] = dates[:-1] != dates[1:]
-    d1, c1 = dates[keep], close[:, keep]
-    move_from = 0 if recent is None else max(0, d1.size - int(recent))
-    pydays = d1.tolist()
+    d1, c1 = (dates, close) if keep.all() else (dates[keep], close[:, keep])
+    return _report(dates, d1, quotes.symbols, c1.__getitem__, close[:, -(stale_days + 1):],
+                   stale_days=stale_days, recent=recent, now=now, recent_gaps=recent_gaps)
+
+
+def _report(store_dates: np.ndarray, days: np.ndarray, symbols: Sequence[str],
+            row: Callable[[int], np.ndarray], tail: np.ndarray, *, stale_days: int,
+            recent: int | None, now: dt.datetime | None, recent_gaps: bool) -> CheckReport:
+    """The report of :func:`check_quotes`: ``store_dates`` sorted (repeats kept),
+    ``days`` the unique ones, ``row(i)`` the raw close of symbol i on ``days`` and
+    ``tail`` the raw close of the last ``stale_days + 1`` ``store_dates``.  Asks
+    for one row at a time, so a caller never needs the whole raw matrix."""
+    rows = [i for i, s in enumerate(symbols) if s != "CASH"]
+    findings = _store_findings(store_dates, tail[rows], [symbols[i] for i in rows],
+                               stale_days, now)
+    move_from = 0 if recent is None else max(0, days.size - int(recent))
+    pydays = days.tolist()
     for i in rows:
-        findings += _symbol_findings(symbols[i], d1, pydays, c1[i], stale_days, move_from,
+        findings += _symbol_findings(symbols[i], days, pydays, row(i), stale_days, move_from,
                                      move_from if recent_gaps else 0)
     rank = {k: n for n, k in enumerate(KINDS)}
     findings.sort(key=lambda f: (rank[f.kind], f.symbol, f.start or dt.date.min))
     counts: dict[str, int] = {}
     for f in findings:
         counts[f.kind] = counts.get(f.kind, 0) + 1
-    return CheckReport(tuple(findings), len(rows), int(d1.size),
-                       _day(d1[-1]) if d1.size else None, counts)
+    return CheckReport(tuple(findings), len(rows), int(days.size),
+                       _day(days[-1]) if days.size else None, counts)
 
 
 def fix_quotes(quotes: Quotes, report: CheckReport) -> tuple[Quotes, list[str]]:
@@ -379,12 +394,19 @@ def daily_report(prices: Prices, *, stale_days: int = 5, warning_days: int = 30,
     and gaps, delistings and moves ending in that window.  ``now`` enables the
     stale-store finding.
     """
-    quoted = prices.quoted_mask()
-    raw = np.where(quoted, prices.close, np.nan)
-    quotes = Quotes(dates=prices.dates, symbols=tuple(prices.symbols), close=raw)
-    full = check_quotes(quotes, stale_days=stale_days, recent=warning_days, now=now,
-                        recent_gaps=True)
+    quoted, close = prices.quoted_mask(), prices.close
     days = np.asarray(prices.dates).astype("datetime64[D]")
+    if days.size > 1 and bool((days[1:] <= days[:-1]).any()):  # unsorted or repeated dates
+        raw = np.where(quoted, close, np.nan)
+        full = check_quotes(Quotes(dates=days, symbols=tuple(prices.symbols), close=raw),
+                            stale_days=stale_days, recent=warning_days, now=now,
+                            recent_gaps=True)
+    else:  # the raw quotes a row at a time: no (N, T) copy
+        k = stale_days + 1
+        full = _report(days, days, prices.symbols,
+                       lambda i: np.where(quoted[i], close[i], np.nan),
+                       np.where(quoted[:, -k:], close[:, -k:], np.nan), stale_days=stale_days,
+                       recent=warning_days, now=now, recent_gaps=True)
     since = _day(days[max(0, days.size - int(warning_days))]) if days.size else dt.date.min
     keep = tuple(f for f in full.findings
                  if f.kind in _ALWAYS or (f.end is not None and f.end >= since

@@ -19,7 +19,7 @@ from pytaaa.engine.backtest import new_highs_lows, run_backtest, uptrend_counts
 from pytaaa.engine.cleaning import clean
 from pytaaa.engine.ranking import ranks, rolling_sharpe, target_weights, todays_picks
 from pytaaa.engine.signals import compute_signals, rebalance_days
-from pytaaa.model import Analysis, Quotes
+from pytaaa.model import Analysis, Prices, Quotes
 
 __all__ = ["analyze", "analyze_quotes"]
 
@@ -52,8 +52,16 @@ def analyze_quotes(quotes: Quotes, v: Any, timings: dict[str, float] | None = No
     clock = _Clock()
     if timings:
         clock.timings.update(timings)
-    prices = clock("clean", clean, quotes, v.LongPeriod, v.stddevThreshold,
-                   getattr(v, "stale_quote_days", 5))
+    return _analyze_prices(_clean(clock, quotes, v), v, clock)
+
+
+def _clean(clock: _Clock, quotes: Quotes, v: Any) -> Prices:
+    return clock("clean", clean, quotes, v.LongPeriod, v.stddevThreshold,
+                 getattr(v, "stale_quote_days", 5))
+
+
+def _analyze_prices(prices: Prices, v: Any, clock: _Clock) -> Analysis:
+    """Signals, ranking, backtest and breadth of cleaned ``prices`` (timed by ``clock``)."""
     signals = clock("signals", compute_signals, prices, v)
 
     def _rank() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,13 +111,16 @@ def analyze(config: Config, quotes: Quotes | None = None) -> Analysis:
     Reads the quote store of ``config.symbols_file`` unless ``quotes`` is given
     (raises :class:`pytaaa.data.store.StoreError` for a missing or bad store).
     """
-    timings: dict[str, float] = {}
-    if quotes is None:
-        from pytaaa.data.store import read_store
+    if quotes is not None:
+        return analyze_quotes(quotes, config.valuation)
+    from pytaaa.data.store import read_store
 
-        t0 = time.perf_counter()
-        quotes = read_store(config.symbols_file)
-        timings["store"] = time.perf_counter() - t0
-        log.info("%-10s %6.3f s (%d symbols x %d days)", "store", timings["store"],
-                 len(quotes.symbols), len(quotes.dates))
-    return analyze_quotes(quotes, config.valuation, timings)
+    clock = _Clock()
+    t0 = time.perf_counter()
+    raw = read_store(config.symbols_file)
+    clock.timings["store"] = time.perf_counter() - t0
+    log.info("%-10s %6.3f s (%d symbols x %d days)", "store", clock.timings["store"],
+             len(raw.symbols), len(raw.dates))
+    prices = _clean(clock, raw, config.valuation)
+    del raw  # the raw store is not used after cleaning: one (N, T) array less from here on
+    return _analyze_prices(prices, config.valuation, clock)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pytaaa._blocks import blocks
 from pytaaa.engine.indicators import move
 from pytaaa.model import HORIZONS, BacktestResult, Prices
 
@@ -44,12 +45,18 @@ def buy_and_hold(prices: Prices) -> np.ndarray:
     its last quote it is carried flat.
     """
     cash = prices.symbols.index("CASH")
-    rows = [i for i in range(prices.n_symbols) if i != cash]
-    p = prices.close[rows]
-    if not rows:
-        return np.full(p.shape[1], START_VALUE)
-    rel = p / p[:, :1]
-    return START_VALUE * rel.mean(axis=0)
+    rows = np.array([i for i in range(prices.n_symbols) if i != cash], dtype=np.int64)
+    t = prices.close.shape[1]
+    if not rows.size:
+        return np.full(t, START_VALUE)
+    # sum the rows in order, a block at a time (the running sum leads each block, so
+    # the additions are those of one sum over all rows)
+    total: np.ndarray | None = None
+    for b in blocks(rows.size, t):
+        p = prices.close[rows[b]]
+        rel = p / p[:, :1]
+        total = rel.sum(axis=0) if total is None else np.vstack([total, rel]).sum(axis=0)
+    return START_VALUE * (total / rows.size)
 
 
 def simulate(
@@ -263,9 +270,6 @@ LOWS_WARMUP_ROWS = 500
 LOWS_NO_DATA = -100000.0
 
 
-_BREADTH_CHUNK_ROWS = 256
-
-
 def new_highs_lows(prices: Prices) -> tuple[np.ndarray, np.ndarray]:
     """Breadth of new highs and new lows, ``(T,)`` each.
 
@@ -283,9 +287,10 @@ def new_highs_lows(prices: Prices) -> tuple[np.ndarray, np.ndarray]:
     lows = np.zeros(t)
     # a few rows at a time: the moving windows' temporaries stay small for large universes
     # (the counts are integers, so the sums do not depend on the chunking)
-    for r0 in range(0, n, _BREADTH_CHUNK_ROWS):
-        p = close[r0 : r0 + _BREADTH_CHUNK_ROWS]
-        tradable = tradable_all[r0 : r0 + _BREADTH_CHUNK_ROWS].astype(np.float64)
+    for b in blocks(n, t):
+        r0 = b.start
+        p = close[b]
+        tradable = tradable_all[b].astype(np.float64)
         for w in NEW_HIGH_WINDOWS:
             if t < w:
                 continue

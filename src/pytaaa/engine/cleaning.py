@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pytaaa._blocks import blocks
 from pytaaa.model import Prices, Quotes
 
 __all__ = [
@@ -51,8 +52,6 @@ STALE_QUOTE_DAYS = 5
 MAX_DAILY_SPACING = 3.0
 #: Trading days over which the spacing of real quotes is measured.
 SPACING_WINDOW = 63
-#: Symbols cleaned at a time: bounds the temporaries of :func:`clean`.
-ROW_BLOCK = 256
 
 
 class CleaningError(ValueError):
@@ -164,34 +163,47 @@ def despike(close: np.ndarray, long_period: int, k: float,
     excess = np.ones(n)  # how much the last real gain was cut (1 = not cut)
     prev_g = np.ones(n)  # the last real gain
     kk = float(k)
-    for tt in range(1, t):
-        rt = real[:, tt]
-        g = np.where(rt, close[:, tt] / close[:, tt - 1], 1.0)
-        safe = np.maximum(count, 1.0)
-        mean = s1 / safe
-        var = np.maximum(s2 / safe - mean * mean, 0.0)
-        cap = np.where(count >= 2, 1.0 + kk * np.sqrt(var), np.inf)
-        c = np.minimum(g, cap)
-        if (excess > 1.0).any():
-            # yesterday's real jump was cut and today's drop takes the price back
-            # inside the band: D follows the two-day move (undo of a bad print)
-            undo = (excess > 1.0) & (g < 1.0) & rt & (prev_g * g <= cap)
-            c = np.where(undo, g * excess, c)
-            excess = np.where(rt, np.where(undo, 1.0, g / c), excess)
-        else:
-            excess = np.where(rt, g / c, excess)
-        prev_g = np.where(rt, g, prev_g)
-        capped[:, tt] = c
-        r_new = c - 1.0
-        s1 += r_new
-        s2 += r_new * r_new
-        count += rt
-        drop = tt - L  # the gain that leaves the window for day tt + 1
-        if drop >= 1:
-            r_old = capped[:, drop] - 1.0
-            s1 -= r_old
-            s2 -= r_old * r_old
-            count -= real[:, drop]
+    # the last L days' capped gains and real flags, day tt in slot tt % L
+    ring_c = np.empty((L, n))
+    ring_real = np.zeros((L, n), dtype=bool)
+    for b in blocks(t - 1, n):
+        lo, hi = b.start + 1, b.stop + 1
+        # the block's days as contiguous rows: gains (1 where not real) and real flags
+        real_b = np.ascontiguousarray(real[:, lo:hi].T)
+        gains_b = np.ascontiguousarray(np.where(real[:, lo:hi], close[:, lo:hi]
+                                                / close[:, lo - 1:hi - 1], 1.0).T)
+        capped_b = np.empty_like(gains_b)
+        for j, tt in enumerate(range(lo, hi)):
+            rt, g = real_b[j], gains_b[j]
+            safe = np.maximum(count, 1.0)
+            mean = s1 / safe
+            var = np.maximum(s2 / safe - mean * mean, 0.0)
+            cap = np.where(count >= 2, 1.0 + kk * np.sqrt(var), np.inf)
+            c = np.minimum(g, cap)
+            if (excess > 1.0).any():
+                # yesterday's real jump was cut and today's drop takes the price back
+                # inside the band: D follows the two-day move (undo of a bad print)
+                undo = (excess > 1.0) & (g < 1.0) & rt & (prev_g * g <= cap)
+                c = np.where(undo, g * excess, c)
+                excess = np.where(rt, np.where(undo, 1.0, g / c), excess)
+            else:
+                excess = np.where(rt, g / c, excess)
+            prev_g = np.where(rt, g, prev_g)
+            capped_b[j] = c
+            slot = tt % L
+            leaving = tt - L >= 1  # day tt - L leaves the window for day tt + 1
+            if leaving:
+                r_old = ring_c[slot] - 1.0
+                count -= ring_real[slot]  # whole numbers: exact in any order
+            ring_c[slot], ring_real[slot] = c, rt
+            r_new = c - 1.0
+            s1 += r_new
+            s2 += r_new * r_new
+            count += rt
+            if leaving:
+                s1 -= r_old
+                s2 -= r_old * r_old
+        capped[:, lo:hi] = capped_b.T
     np.cumprod(capped, axis=1, out=capped)
     capped *= close[:, :1]
     return capped
@@ -219,7 +231,7 @@ def clean(quotes: Quotes, long_period: int, stddev_threshold: float,
     # (N, T) results, filled a block of rows at a time so that the temporaries
     # stay a block's size, whatever the universe
     filled = np.empty((n, t))
-    last_quote = np.empty((n, t), dtype=np.int64)
+    last_quote = np.empty((n, t), dtype=np.int32)  # int32: T < 2**31 days; half the memory
     quoted = np.empty((n, t), dtype=bool)
     live = np.empty((n, t), dtype=bool)
     real = np.empty((n, t), dtype=bool)
@@ -227,8 +239,8 @@ def clean(quotes: Quotes, long_period: int, stddev_threshold: float,
     last = np.empty(n, dtype=np.int64)
     active_from = np.empty(n, dtype=np.int64)
     days = np.arange(t)[None, :]
-    for lo in range(0, n - 1, ROW_BLOCK):
-        hi = min(lo + ROW_BLOCK, n - 1)
+    for b in blocks(n - 1, t):
+        lo, hi = b.start, b.stop
         block = np.asarray(raw[rows[lo:hi]], dtype=np.float64)
         q = real_quotes(block)
         f, lq, fi, la = carry_forward(block, q)

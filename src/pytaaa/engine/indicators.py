@@ -16,7 +16,10 @@ from collections.abc import Sequence
 import bottleneck as bn
 import numpy as np
 
+from pytaaa._blocks import blocks
+
 __all__ = [
+    "WmaSums",
     "move",
     "sma",
     "wma",
@@ -87,59 +90,83 @@ def rolling_mean(x: np.ndarray, n: int) -> np.ndarray:
     return _ret(out, flat)
 
 
-_WMA_CHUNK_ROWS = 128
+class WmaSums:
+    """The two cumulative sums every WMA of ``x`` is computed from.
+
+    Built once for a block of rows, they give the WMA of any length in O(N*T)
+    (:meth:`wma`): the HMA signal's three averages (six WMAs) of the same
+    prices share one pair of sums.  Holds two ``(N, T + 1)`` arrays, so build
+    it on a block of rows (:func:`pytaaa._blocks.blocks`).
+    """
+
+    def __init__(self, x: np.ndarray) -> None:
+        x2, _ = _as2d(x)
+        self.x = x2
+        t = x2.shape[1]
+        # work relative to each row's first value to keep the sums small
+        self.base = x2[:, :1]
+        y = x2 - self.base
+        self.c1 = _cumsum0(y)
+        self.c2 = _cumsum0(y * np.arange(t, dtype=np.float64))
+
+    def wma(self, n: int) -> np.ndarray:
+        """:func:`wma` of the rows the sums were built from, ``(N, T)``."""
+        x2, n = self.x, int(n)
+        if n < 1:
+            raise ValueError(f"wma length must be >= 1, got {n}")
+        t = x2.shape[1]
+        out = np.full_like(x2, np.nan)
+        if t < n:
+            return out
+        if n == 1:
+            out[:] = x2
+            return out
+        ends = np.arange(n - 1, t)  # inclusive end index of each window
+        c1, c2 = self.c1, self.c2
+        s1 = c1[:, n:] - c1[:, : t - n + 1]
+        s2 = c2[:, n:] - c2[:, : t - n + 1]
+        # sum_{k} (i_k - (end - n)) * y_k
+        weighted = s2 - (ends - n).astype(np.float64) * s1
+        out[:, n - 1 :] = weighted / (n * (n + 1) / 2.0) + self.base
+        return out
 
 
 def wma(x: np.ndarray, n: int) -> np.ndarray:
     """Linearly weighted mean of the last ``n`` points (weight ``n`` on the newest).
 
-    NaN for ``t < n - 1`` (warming up).  Computed from two cumulative sums,
-    so its cost does not depend on ``n``.
+    NaN for ``t < n - 1`` (warming up).  Computed from two cumulative sums
+    (:class:`WmaSums`), so its cost does not depend on ``n``.
     """
     x2, flat = _as2d(x)
     n = int(n)
     if n < 1:
         raise ValueError(f"wma length must be >= 1, got {n}")
-    t = x2.shape[1]
-    out = np.full_like(x2, np.nan)
-    if t < n:
-        return _ret(out, flat)
-    if n == 1:
-        out[:] = x2
-        return _ret(out, flat)
-    i = np.arange(t, dtype=np.float64)
-    ends = np.arange(n - 1, t)  # inclusive end index of each window
-    # Rows are independent: a few at a time keeps the eight temporaries small
-    # (a 2,000-symbol universe would otherwise hold ~0.7 GB of them at once).
-    for r0 in range(0, x2.shape[0], _WMA_CHUNK_ROWS):
-        rows = slice(r0, r0 + _WMA_CHUNK_ROWS)
-        # Work relative to each row's first value to keep the sums small.
-        base = x2[rows, :1]
-        y = x2[rows] - base
-        c1 = _cumsum0(y)
-        c2 = _cumsum0(y * i)
-        s1 = c1[:, n:] - c1[:, : t - n + 1]
-        s2 = c2[:, n:] - c2[:, : t - n + 1]
-        # sum_{k} (i_k - (end - n)) * y_k
-        weighted = s2 - (ends - n).astype(np.float64) * s1
-        out[rows, n - 1 :] = weighted / (n * (n + 1) / 2.0) + base
+    out = np.empty_like(x2)
+    # rows are independent: a block at a time keeps the temporaries small
+    for rows in blocks(x2.shape[0], x2.shape[1]):
+        out[rows] = WmaSums(x2[rows]).wma(n)
     return _ret(out, flat)
 
 
-def hma(x: np.ndarray, n: int) -> np.ndarray:
+def hma(x: np.ndarray, n: int, sums: WmaSums | None = None) -> np.ndarray:
     """Hull moving average: the mean over ``floor(sqrt(n))`` points of
     ``2 * WMA(x, floor(n/2)) - WMA(x, n)``.
 
     NaN while warming up (the first ``n - 1 + floor(sqrt(n)) - 1`` columns);
-    comparisons with NaN are false, so a signal is 0 there.
+    comparisons with NaN are false, so a signal is 0 there.  ``sums``: the
+    :class:`WmaSums` of ``x``, when the caller computes several averages of it.
     """
     n = int(n)
     if n < 1:
         raise ValueError(f"hma length must be >= 1, got {n}")
     half = max(1, n // 2)
     root = max(1, int(np.sqrt(n)))
-    diff = 2.0 * wma(x, half) - wma(x, n)
-    return rolling_mean(diff, root)
+    if sums is None:
+        diff = 2.0 * wma(x, half) - wma(x, n)
+        return rolling_mean(diff, root)
+    x2, flat = _as2d(x)
+    diff = 2.0 * sums.wma(half) - sums.wma(n)
+    return _ret(rolling_mean(diff, root), flat)
 
 
 def _channel_windows_mask(x2: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from pytaaa._blocks import blocks
 from pytaaa.engine.indicators import move
 from pytaaa.model import Pick, Prices
 
@@ -33,21 +34,24 @@ def rolling_sharpe(prices: Prices, long_period: int) -> np.ndarray:
     d = prices.despiked
     n, t = d.shape
     L = int(long_period)
-    ret = np.full((n, t), np.nan)
-    if t > 1:
-        ret[:, 1:] = d[:, 1:] / d[:, :-1] - 1.0
-    quoted = prices.quoted_mask()
-    valid = np.zeros((n, t), dtype=bool)
-    valid[:, 1:] = quoted[:, 1:] & quoted[:, :-1]
-    ret[~valid] = np.nan
     w = L + 1
     min_count = max(2, math.ceil(L / 2))
-    mean = move("mean", ret, w, min_count, axis=1)
-    std = move("std", ret, w, min_count, axis=1, ddof=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = mean / std * math.sqrt(TRADING_DAYS)
-    score[~np.isfinite(score)] = 0.0
-    score[std <= 1e-12] = 0.0
+    quoted = prices.quoted_mask()
+    score = np.empty((n, t))
+    for b in blocks(n, t):  # rows are independent: block-sized temporaries
+        ret = np.full((b.stop - b.start, t), np.nan)
+        if t > 1:
+            ret[:, 1:] = d[b, 1:] / d[b, :-1] - 1.0
+        valid = np.zeros(ret.shape, dtype=bool)
+        valid[:, 1:] = quoted[b, 1:] & quoted[b, :-1]
+        ret[~valid] = np.nan
+        mean = move("mean", ret, w, min_count, axis=1)
+        std = move("std", ret, w, min_count, axis=1, ddof=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sc = mean / std * math.sqrt(TRADING_DAYS)
+        sc[~np.isfinite(sc)] = 0.0
+        sc[std <= 1e-12] = 0.0
+        score[b] = sc
     score[:, : min(L, t)] = 0.0
     score[prices.symbols.index("CASH")] = 0.0
     return score
@@ -66,32 +70,60 @@ def target_weights(score: np.ndarray, held: np.ndarray, prices: Prices, v: Any) 
     n, t = score.shape
     cash = prices.symbols.index("CASH")
     k = int(v.numberStocksTraded)
-    eligible = (held == 1) & prices.tradable()
-    eligible[cash] = False
+    tradable = prices.tradable()
+    sp500_cash = np.zeros(t, dtype=bool)
     if v.stockList == "SP500":
         lo, hi = SP500_CASH_YEARS
-        eligible[:, (prices.dates >= lo) & (prices.dates < hi)] = False
-    masked = np.where(eligible, score, -np.inf)
-    # stable sort on -score keeps symbol order among ties
-    order = np.argsort(-masked, axis=0, kind="stable")[:k]  # (k, T)
-    cols = np.arange(t)
-    chosen_ok = eligible[order, cols[None, :]]  # (k, T)
-    chosen_score = np.where(chosen_ok, score[order, cols[None, :]], 0.0)
-    n_picks = chosen_ok.sum(axis=0)
-    total = chosen_score.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        raw = np.where(total > 0, chosen_score / total, 1.0 / np.maximum(n_picks, 1))
-        nn = np.maximum(n_picks, 1).astype(np.float64)
-        lower = float(v.min_weight_factor) / nn
-        upper = np.minimum(float(v.max_weight_factor) / nn, float(v.absolute_max_weight))
-        clipped = np.clip(raw, lower, np.maximum(upper, lower))
-        clipped = np.where(chosen_ok, clipped, 0.0)
-        s = clipped.sum(axis=0)
-        final = np.where(s > 0, clipped / np.where(s > 0, s, 1.0), 0.0)
+        sp500_cash = (prices.dates >= lo) & (prices.dates < hi)
     weights = np.zeros((n, t))
-    weights[order, np.broadcast_to(cols, order.shape)] = final
-    weights[cash] = np.where(n_picks > 0, 0.0, 1.0)
+    for b in blocks(t, n):  # days are independent: block-sized temporaries
+        eligible = (held[:, b] == 1) & tradable[:, b]
+        eligible[cash] = False
+        eligible[:, sp500_cash[b]] = False
+        sc = score[:, b]
+        masked = np.where(eligible, sc, -np.inf)
+        # the best k by score, ties in symbol order: a stable sort's first k rows
+        order = _first_k_stable(np.ascontiguousarray(-masked.T), k).T  # (k, days)
+        cols = np.arange(b.stop - b.start)
+        chosen_ok = eligible[order, cols[None, :]]  # (k, days)
+        chosen_score = np.where(chosen_ok, sc[order, cols[None, :]], 0.0)
+        n_picks = chosen_ok.sum(axis=0)
+        total = chosen_score.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            raw = np.where(total > 0, chosen_score / total, 1.0 / np.maximum(n_picks, 1))
+            nn = np.maximum(n_picks, 1).astype(np.float64)
+            lower = float(v.min_weight_factor) / nn
+            upper = np.minimum(float(v.max_weight_factor) / nn, float(v.absolute_max_weight))
+            clipped = np.clip(raw, lower, np.maximum(upper, lower))
+            clipped = np.where(chosen_ok, clipped, 0.0)
+            s = clipped.sum(axis=0)
+            final = np.where(s > 0, clipped / np.where(s > 0, s, 1.0), 0.0)
+        wb = weights[:, b]  # a view: the block's columns of the result
+        wb[order, np.broadcast_to(cols, order.shape)] = final
+        wb[cash] = np.where(n_picks > 0, 0.0, 1.0)
     return weights
+
+
+def _first_k_stable(key: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(key, axis=1, kind="stable")[:, :k]`` without the full sort.
+
+    ``key`` is ``(C, N)`` with no NaN.  The k-th smallest value of each row
+    splits it: every smaller entry is taken, then the entries equal to it in
+    index order until there are k; only those k are sorted (stably, so ties
+    stay in index order).  Returns ``(C, min(k, N))`` indices.
+    """
+    c, n = key.shape
+    k = min(int(k), n)
+    if k <= 0:
+        return np.empty((c, 0), dtype=np.intp)
+    kth = np.partition(key, k - 1, axis=1)[:, k - 1 : k]
+    below = key < kth
+    equal = key == kth
+    need = k - below.sum(axis=1, keepdims=True)
+    take = below | (equal & (np.cumsum(equal, axis=1) <= need))
+    idx = np.nonzero(take)[1].reshape(c, k)  # k per row, in index order
+    order = np.argsort(np.take_along_axis(key, idx, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1)
 
 
 def ranks(score: np.ndarray, active: np.ndarray, col: int, cash: int) -> np.ndarray:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from pytaaa.engine.indicators import hma, minmax_channel, move, percentile_channel, sma
+from pytaaa._blocks import blocks
+from pytaaa.engine.indicators import WmaSums, hma, minmax_channel, move, percentile_channel, sma
 from pytaaa.model import Prices, Signals
 
 __all__ = [
@@ -39,10 +40,12 @@ def ma_signal(d: np.ndarray, ma1: int, ma2: int, ma3: int, factor: float, kind: 
     """SMAs / HMAs rule: 1 iff ``D > factor*MA(MA1)`` or (``D > min(MA(MA2), MA(MA3))``
     and ``MA(MA2)`` rising).  ``kind`` is ``"SMAs"`` or ``"HMAs"``; NaN (HMA warm-up)
     compares false."""
-    ma = sma if kind == "SMAs" else hma
-    s0 = ma(d, int(ma2))
-    s1 = ma(d, int(ma3))
-    s2 = float(factor) * ma(d, int(ma1))
+    if kind == "SMAs":
+        s0, s1, s2 = sma(d, int(ma2)), sma(d, int(ma3)), sma(d, int(ma1))
+    else:  # the three HMAs share one pair of cumulative sums
+        sums = WmaSums(d)
+        s0, s1, s2 = hma(d, int(ma2), sums), hma(d, int(ma3), sums), hma(d, int(ma1), sums)
+    s2 = float(factor) * s2
     rising = np.zeros(d.shape, dtype=bool)
     with np.errstate(invalid="ignore"):
         rising[:, 1:] = s0[:, 1:] > s0[:, :-1]
@@ -112,8 +115,27 @@ def raw_signal(d: np.ndarray, v: Any) -> tuple[np.ndarray, np.ndarray | None, np
     """The method's signal before post-processing: ``(signal, low_channel, hi_channel)``.
 
     ``v`` is a :class:`~pytaaa.config.Valuation` (or any object with the same
-    attributes: the Monte Carlo trials pass perturbed copies).
+    attributes: the Monte Carlo trials pass perturbed copies).  Every method
+    reads a symbol's own row only, so this runs a block of symbols at a time
+    (:mod:`pytaaa._blocks`): the moving averages' temporaries stay small.
     """
+    n = d.shape[0]
+    sig = low = high = None
+    for b in blocks(n, d.shape[1]):
+        s, lo, hi = _raw_signal(d[b], v)
+        if sig is None:
+            sig = np.empty((n, *s.shape[1:]), dtype=s.dtype)
+            low = None if lo is None else np.empty((n, *lo.shape[1:]), dtype=lo.dtype)
+            high = None if hi is None else np.empty((n, *hi.shape[1:]), dtype=hi.dtype)
+        sig[b] = s
+        if low is not None and high is not None:
+            low[b], high[b] = lo, hi
+    if sig is None:  # no rows
+        return _raw_signal(d, v)
+    return sig, low, high
+
+
+def _raw_signal(d: np.ndarray, v: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     method = v.uptrendSignalMethod
     if method in ("SMAs", "HMAs"):
         return ma_signal(d, v.MA1, v.MA2, v.MA3, v.sma2factor, method), None, None
@@ -139,12 +161,15 @@ def rolling_quality(close: np.ndarray, window: int) -> np.ndarray:
     Like the original, the first ``window - 1`` days (no full window yet) pass.
     """
     w = int(window)
-    g = np.ones_like(close)
-    g[:, 1:] = close[:, 1:] / close[:, :-1]
-    std = move("std", g, w, w, axis=1, ddof=0)
-    moving = move("sum", (np.abs(g - 1.0) >= 0.001).astype(np.float64), w, w, axis=1)
-    with np.errstate(invalid="ignore"):
-        ok = (std >= 0.001) & (moving >= w / 2.0)
+    ok = np.empty(close.shape, dtype=bool)
+    for b in blocks(close.shape[0], close.shape[1]):
+        c = close[b]
+        g = np.ones_like(c)
+        g[:, 1:] = c[:, 1:] / c[:, :-1]
+        std = move("std", g, w, w, axis=1, ddof=0)
+        moving = move("sum", (np.abs(g - 1.0) >= 0.001).astype(np.float64), w, w, axis=1)
+        with np.errstate(invalid="ignore"):
+            ok[b] = (std >= 0.001) & (moving >= w / 2.0)
     ok[:, : min(w - 1, ok.shape[1])] = True
     return ok
 

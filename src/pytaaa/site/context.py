@@ -319,7 +319,7 @@ def quote_flag(analysis: Analysis, i: int) -> str:
     if last < 0:
         return "no quote"
     day = p.dates[last].astype("datetime64[D]").item().isoformat()
-    return f"delisted or stale: last quote {day}" if p.stale(i)[col] else f"last quote {day}"
+    return f"delisted or stale: last quote {day}" if p.stale(i, col) else f"last quote {day}"
 
 
 def symbol_rows(
