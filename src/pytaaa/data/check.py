@@ -260,22 +260,25 @@ def _symbol_findings(sym: str, days: np.ndarray, pydays: list[dt.date], row: np.
     p = row[idx]
     if p.size < 2:
         return out
-    g = p[1:] / p[:-1]
+    # gains j0 .. (between quotes j and j + 1) may be findings; earlier ones never are
+    n_gains = p.size - 1
+    j0 = int(np.searchsorted(idx[1:], move_from))
+    g = p[j0 + 1:] / p[j0:-1]
     near_split = np.zeros(g.size, dtype=bool)
     for r in SPLIT_RATIOS:
         near_split |= (np.abs(g / r - 1.0) <= SPLIT_TOLERANCE) | (np.abs(g * r - 1.0) <= SPLIT_TOLERANCE)
     cand = (g >= BAD_PRINT_JUMP) | (g <= 1.0 / BAD_PRINT_JUMP) | near_split \
         | (np.abs(g - 1.0) > BIG_MOVE)
-    cand &= idx[1:] >= move_from
     used = np.zeros(g.size, dtype=bool)
-    for j in np.flatnonzero(cand):
+    for jj in np.flatnonzero(cand):
+        j = j0 + int(jj)
         at = int(idx[j + 1])
-        if used[j]:
+        if used[jj]:
             continue
-        gj = float(g[j])
+        gj = float(g[jj])
         big_jump = gj >= BAD_PRINT_JUMP or gj <= 1.0 / BAD_PRINT_JUMP
-        if big_jump and j + 1 < g.size and abs(p[j + 2] / p[j] - 1.0) <= BAD_PRINT_REVERT:
-            used[j + 1] = True
+        if big_jump and j + 1 < n_gains and abs(p[j + 2] / p[j] - 1.0) <= BAD_PRINT_REVERT:
+            used[jj + 1] = True
             out.append(Finding(sym, "bad print", pydays[at], pydays[at], gj,
                                f"{pydays[at]}: {row[at]:.6g} is x{gj:.2f} the quote "
                                f"before and reverts at the next quote"))

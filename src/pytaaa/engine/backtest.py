@@ -12,6 +12,7 @@ returns from day t+1 on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,7 @@ def buy_and_hold(prices: Prices) -> np.ndarray:
 
 def simulate(
     close: np.ndarray,
-    weights: np.ndarray,
+    weights: np.ndarray | Mapping[int, np.ndarray],
     rebalance: np.ndarray,
     cash_row: int,
     trade_cost: float,
@@ -72,6 +73,10 @@ def simulate(
     stale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int, float]:
     """Daily portfolio value from 10,000; returns ``(values, n_trades, commissions)``.
+
+    ``weights`` are the ``(N, T)`` target weights, or a mapping from day index
+    to that day's ``(N,)`` weights holding at least the rebalance days (the
+    only days read).
 
     On each rebalance day whose target weights differ from the held ones by
     more than 1e-4 the portfolio is re-weighted at that day's close; each
@@ -102,7 +107,7 @@ def simulate(
         if a >= b:
             continue
         if rebalance[a]:
-            target = weights[:, a].copy()
+            target = (weights[a] if isinstance(weights, Mapping) else weights[:, a]).copy()
             if invested is not None:
                 frac = float(invested[a])
                 stock = target.copy()

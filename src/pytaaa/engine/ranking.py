@@ -23,13 +23,15 @@ TRADING_DAYS = 252
 SP500_CASH_YEARS = (np.datetime64("2000-01-01"), np.datetime64("2003-01-01"))
 
 
-def rolling_sharpe(prices: Prices, long_period: int) -> np.ndarray:
+def rolling_sharpe(prices: Prices, long_period: int, days: np.ndarray | None = None
+                   ) -> np.ndarray:
     """Annualized Sharpe of the last ``L + 1`` daily returns of D, ``(N, T)``.
 
     A return counts only between two real quotes on consecutive days
     (``data-quality.md`` section 1: a gap makes neither a fake trend nor a fake
     calm stretch).  The score is 0 before day L, for CASH, for a zero std, and
-    with fewer than L/2 valid returns.
+    with fewer than L/2 valid returns.  ``days`` (indices) keeps only those
+    columns, ``(N, len(days))``: the same values, without the ``(N, T)`` result.
     """
     d = prices.despiked
     n, t = d.shape
@@ -37,7 +39,8 @@ def rolling_sharpe(prices: Prices, long_period: int) -> np.ndarray:
     w = L + 1
     min_count = max(2, math.ceil(L / 2))
     quoted = prices.quoted_mask()
-    score = np.empty((n, t))
+    keep = np.arange(t) if days is None else np.asarray(days, dtype=np.int64)
+    score = np.empty((n, t)) if days is None else np.empty((n, keep.size))
     for b in blocks(n, t):  # rows are independent: block-sized temporaries
         ret = np.full((b.stop - b.start, t), np.nan)
         if t > 1:
@@ -51,13 +54,14 @@ def rolling_sharpe(prices: Prices, long_period: int) -> np.ndarray:
             sc = mean / std * math.sqrt(TRADING_DAYS)
         sc[~np.isfinite(sc)] = 0.0
         sc[std <= 1e-12] = 0.0
-        score[b] = sc
-    score[:, : min(L, t)] = 0.0
+        score[b] = sc if days is None else sc[:, keep]
+    score[:, keep < L] = 0.0
     score[prices.symbols.index("CASH")] = 0.0
     return score
 
 
-def target_weights(score: np.ndarray, held: np.ndarray, prices: Prices, v: Any) -> np.ndarray:
+def target_weights(score: np.ndarray, held: np.ndarray, prices: Prices, v: Any,
+                   days: np.ndarray | None = None) -> np.ndarray:
     """Target weights for every day, ``(N, T)``; each column sums to 1.
 
     Eligible rows have ``held == 1`` and are tradable that day.  The top
@@ -65,16 +69,21 @@ def target_weights(score: np.ndarray, held: np.ndarray, prices: Prices, v: Any) 
     order); raw weights are proportional to score (equal when the scores do
     not sum above 0), clipped to ``[min_weight_factor/n, min(max_weight_factor/n,
     absolute_max_weight)]`` and renormalized.  No eligible row, or ``SP500`` in
-    2000-2002, means 100 % CASH.
+    2000-2002, means 100 % CASH.  With ``days`` (indices), ``score`` and
+    ``held`` hold those days' columns and so does the result: each day's
+    weights depend on that day only.
     """
     n, t = score.shape
     cash = prices.symbols.index("CASH")
     k = int(v.numberStocksTraded)
     tradable = prices.tradable()
+    dates = prices.dates
+    if days is not None:
+        tradable, dates = tradable[:, days], dates[days]
     sp500_cash = np.zeros(t, dtype=bool)
     if v.stockList == "SP500":
         lo, hi = SP500_CASH_YEARS
-        sp500_cash = (prices.dates >= lo) & (prices.dates < hi)
+        sp500_cash = (dates >= lo) & (dates < hi)
     weights = np.zeros((n, t))
     for b in blocks(t, n):  # days are independent: block-sized temporaries
         eligible = (held[:, b] == 1) & tradable[:, b]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from pytaaa._blocks import blocks
 from pytaaa.engine.backtest import simulate
 from pytaaa.engine.indicators import sma
 from pytaaa.engine.ranking import rolling_sharpe, target_weights
@@ -337,7 +338,12 @@ class MCData:
         period = int(period)
         sums = self.gauge_sums.get(period)
         if sums is None:
-            sums = np.where(self.tradable, sma(self.prices.close, period), 0.0).sum(axis=0)
+            # a block of rows at a time, added in row order (the running total leads
+            # each block): the sum of one (N, T) array, without making that array
+            close = self.prices.close
+            for b in blocks(close.shape[0], close.shape[1]):
+                part = np.where(self.tradable[b], sma(close[b], period), 0.0)
+                sums = part.sum(axis=0) if sums is None else np.vstack([sums, part]).sum(axis=0)
             self.gauge_sums[period] = sums
         denom = float(factor) * sums
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -389,14 +395,16 @@ class TrialResult:
 class StrategyRun:
     """The configured strategy backtested with one trial's parameters.
 
-    ``values`` ``(T,)`` from 10,000; ``weights`` ``(N, T)`` target weights;
+    ``values`` ``(T,)`` from 10,000; ``weights`` the target weights ``(N,)`` of
+    each rebalance day and of the last day, by day index (the only days a
+    backtest reads: a trial never holds an ``(N, T)`` weights array);
     ``rebalance`` ``(T,)`` rebalance days; ``held`` ``(N, T)`` held signal;
     ``valuation`` the trial's Valuation.
     """
 
     values: np.ndarray
     n_trades: int
-    weights: np.ndarray
+    weights: dict[int, np.ndarray]
     rebalance: np.ndarray
     held: np.ndarray
     valuation: Any
@@ -411,8 +419,10 @@ def run_strategy(data: MCData, params: TrialParams) -> StrategyRun:
     cash = prices.symbols.index("CASH")
     sig = compute_signals(prices, vt)
     reb = rebalance_days(prices.dates, vt.monthsToHold)
-    score = rolling_sharpe(prices, vt.LongPeriod)
-    weights = target_weights(score, sig.held, prices, vt)
+    days = np.union1d(np.flatnonzero(reb), [len(prices.dates) - 1])
+    score = rolling_sharpe(prices, vt.LongPeriod, days=days)
+    by_day = target_weights(score, sig.held[:, days], prices, vt, days=days)
+    weights = {int(d): by_day[:, j] for j, d in enumerate(days)}
     values, n_trades, _ = simulate(prices.close, weights, reb, cash, float(vt.trade_cost),
                                    int(vt.numberStocksTraded), quoted=prices.quoted_mask(),
                                    stale=prices.stale())
@@ -447,7 +457,7 @@ def run_trial(data: MCData, params: TrialParams) -> TrialResult:
         "strategy": trial_stats(strategy, prices.dates, MC_HORIZONS),
         "pctlong": trial_stats(pctlong, prices.dates, MC_HORIZONS),
     }
-    last = weights[:, -1]
+    last = weights[t - 1]
     holdings = tuple((prices.symbols[i], float(last[i])) for i in np.flatnonzero(last > 0))
     return TrialResult(
         index=params.index, strategy=strategy, pctlong=pctlong, invested=invested, gauge=q,
