@@ -376,3 +376,30 @@ def test_data_prepared_once_reports_active_counts(prices, base_v) -> None:
     assert np.array_equal(data.active_count, act.sum(axis=0))
     assert not data.tradable[prices.symbols.index("CASH")].any()
     assert data.prices is prices and dt.date.fromisoformat(str(prices.dates[-1]))
+
+
+def test_a_trial_needs_less_than_one_price_matrix_beyond_the_shared_data() -> None:
+    """Issue 10: the Monte Carlo job on 2,000 symbols peaked at 1.4 GB; each trial made a
+    full (N, T) score, weights and market-gauge SMA (6.5x the price matrix).  A trial
+    now computes weights only for the days a backtest reads."""
+    import tracemalloc
+
+    from pytaaa.config import Valuation
+    from pytaaa.data.synth import synthetic_quotes
+
+    q = synthetic_quotes(400, 10, seed=1)
+    v = Valuation.model_validate(dict(
+        symbols_file="s.txt", performance_store="p", webpage="w", stockList="Naz100",
+        uptrendSignalMethod="HMAs", numberStocksTraded=7, monthsToHold=1, LongPeriod=104,
+        stddevThreshold=5.0, MA1=151, MA2=14, MA3=22, sma2factor=1.0))
+    data = prepare(clean(q, v.LongPeriod, v.stddevThreshold), v)
+    trial = draw_trials(v, 3, seed=2)[2]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        run_trial(data, trial)
+        peak = (tracemalloc.get_traced_memory()[1] - before) / q.close.nbytes
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5, f"a trial peaked at {peak:.1f} x the price matrix"
