@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import tables
 
+from pytaaa._blocks import blocks
 from pytaaa._io import atomic_path
 from pytaaa.model import Quotes
 
@@ -126,7 +127,10 @@ def _numeric_values(frame: pd.DataFrame, where: str) -> np.ndarray:
         pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
         for dtype in frame.dtypes
     ):
-        values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        if all(dtype == np.float64 for dtype in frame.dtypes):  # NaN is already NaN
+            values = frame.to_numpy(dtype=np.float64)  # often a view of the frame's block
+        else:
+            values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         cols = []
         for j in range(frame.shape[1]):
@@ -201,9 +205,10 @@ def frame_to_quotes(frame: object, where: str, *, duplicates: str = "last",
     perm += [j for j, c in enumerate(columns) if c == "CASH"]
     if raw:
         return Quotes(dates=dates, symbols=tuple(columns[j] for j in perm),
-                      close=np.ascontiguousarray(values[:, perm].T, dtype=np.float64))
-    order = np.argsort(dates, kind="stable")
-    dates, values = dates[order], values[order]
+                      close=_symbol_rows(values, perm))
+    if dates.size > 1 and bool((dates[1:] < dates[:-1]).any()):
+        order = np.argsort(dates, kind="stable")
+        dates, values = dates[order], values[order]
     keep = np.ones(len(dates), dtype=bool)
     keep[:-1] = dates[:-1] != dates[1:]
     if not keep.all():
@@ -217,15 +222,34 @@ def frame_to_quotes(frame: object, where: str, *, duplicates: str = "last",
         log.warning("%s: %d repeated dates, keeping the last row of each", where, (~keep).sum())
         dates, values = dates[keep], values[keep]
     symbols = tuple(columns[j] for j in perm)
-    close = np.ascontiguousarray(values[:, perm].T, dtype=np.float64)
+    close = _symbol_rows(values, perm)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(close) & ~np.isnan(close) | (close <= 0)
     if bad.any():
         log.warning(
             "%s: %d non-finite or non-positive prices treated as missing", where, int(bad.sum())
         )
+        if np.shares_memory(close, values):  # never write into the caller's frame
+            close = close.copy()
         close[bad] = np.nan
     return Quotes(dates=dates, symbols=symbols, close=close)
+
+
+def _symbol_rows(values: np.ndarray, perm: list[int]) -> np.ndarray:
+    """``values[:, perm].T`` as a C-contiguous ``(N, T)`` float64 array.
+
+    No copy when the frame already holds its columns as contiguous rows in
+    ``perm`` order (a store's frame usually does); else a copy made a block of
+    symbols at a time (cache-sized tiles, no full-size temporary).
+    """
+    t, n = values.shape
+    if perm == list(range(n)) and values.T.flags.c_contiguous and values.dtype == np.float64:
+        return values.T
+    out = np.empty((n, t))
+    cols = np.asarray(perm, dtype=np.intp)
+    for b in blocks(n, t):
+        out[b] = values[:, cols[b]].T
+    return out
 
 
 def _load_frame(path: Path, key: str, where: str) -> object:
