@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from pytaaa.charts.inputs import build_chart_inputs
+from pytaaa.charts.worker import WorkerSetup, _Worker, write_work_arrays
 from pytaaa.config import Valuation
 from pytaaa.engine.analysis import analyze_quotes
 from pytaaa.model import Quotes
@@ -34,11 +35,23 @@ def test_late_and_delisted_symbols_are_not_drawn_flat(tmp_path):
     cfg = SimpleNamespace(valuation=v, webpage=tmp_path / "w")
     inputs = build_chart_inputs(cfg, a, {"GONE": "Gone Corp"})
     late, gone = inputs.symbols.index("LATE"), inputs.symbols.index("GONE")
-    assert np.isnan(inputs.close[late, :250]).all() and np.isfinite(inputs.close[late, 250:]).all()
-    assert np.isfinite(inputs.close[gone, :400]).all()
-    assert np.isnan(inputs.close[gone, 406:]).all()            # stale after 5 days
-    assert np.isnan(inputs.despiked[gone, 406:]).all()
+    late_close, gone_close = inputs.line("close", late), inputs.line("close", gone)
+    assert np.isnan(late_close[:250]).all() and np.isfinite(late_close[250:]).all()
+    assert np.isfinite(gone_close[:400]).all()
+    assert np.isnan(gone_close[406:]).all()            # stale after 5 days
+    assert np.isnan(inputs.line("despiked", gone)[406:]).all()
+    # the lines are blanked where they are drawn: the inputs hold views, not copies
+    assert np.shares_memory(inputs.close, a.prices.close)
     last = d[399].astype("datetime64[D]").item().isoformat()
     assert inputs.companies[gone] == f"Gone Corp \u2014 last quote {last}"
+    # what a chart worker draws from the written arrays: the same blanked lines
+    work = tmp_path / "work"
+    work.mkdir()
+    write_work_arrays(work, inputs.arrays())
+    worker = _Worker(WorkerSetup(str(work), inputs.spec()))
+    for i in (late, gone):
+        s = worker.series(i)
+        np.testing.assert_array_equal(s.close, inputs.line("close", i))
+        np.testing.assert_array_equal(s.despiked, inputs.line("despiked", i))
     rows = {r.symbol: r for r in symbol_rows(a, {}, ["AAA", "GONE"], 20)}
     assert rows["AAA"].flag == "" and rows["GONE"].flag == f"delisted or stale: last quote {last}"

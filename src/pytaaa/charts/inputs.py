@@ -45,8 +45,11 @@ ARRAY_NAMES = {
     "daily": np.dtype("i1"),
     "low_channel": np.dtype("<f8"),
     "hi_channel": np.dtype("<f8"),
+    "hidden": np.dtype("?"),
 }
-OPTIONAL_ARRAYS = ("low_channel", "hi_channel")
+OPTIONAL_ARRAYS = ("low_channel", "hi_channel", "hidden")
+#: The price lines that ``hidden`` blanks (NaN) where it is True.
+MASKED_LINES = ("close", "despiked")
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,13 @@ class ChartJobSpec:
 
 @dataclass(frozen=True)
 class ChartJobInputs:
-    """A charts job's inputs with its arrays in memory (rows = ``symbols``)."""
+    """A charts job's inputs with its arrays in memory (rows = ``symbols``).
+
+    ``hidden`` ``(N, T)`` bool (optional) marks the days without a price line
+    (before a symbol's first quote, while it is stale): :meth:`line` and the
+    workers blank ``close`` and ``despiked`` there, so ``close`` and
+    ``despiked`` can be views of the analysis' arrays rather than copies.
+    """
 
     dates: np.ndarray
     symbols: tuple[str, ...]
@@ -93,10 +102,12 @@ class ChartJobInputs:
     freshness_hours: float = 20.0
     force: bool = False
     now: dt.datetime | None = None
+    hidden: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, t = len(self.symbols), len(self.dates)
-        for name in ("close", "despiked", "held", "daily", "low_channel", "hi_channel"):
+        for name in ("close", "despiked", "held", "daily", "low_channel", "hi_channel",
+                     "hidden"):
             a = getattr(self, name)
             if a is None and name in OPTIONAL_ARRAYS:
                 continue
@@ -106,6 +117,11 @@ class ChartJobInputs:
             raise ValueError("ChartJobInputs: give both percentile channels or neither")
         if len(self.companies) != n:
             raise ValueError(f"ChartJobInputs.companies: {len(self.companies)} names for {n} symbols")
+
+    def line(self, name: str, i: int) -> np.ndarray:
+        """Row ``i`` of ``close`` or ``despiked`` as drawn: NaN where ``hidden``."""
+        return drawn_line(getattr(self, name)[i], None if self.hidden is None
+                          else self.hidden[i])
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays in their hand-off dtypes (channels only when present)."""
@@ -135,19 +151,24 @@ class ChartJobInputs:
         return replace(self, **changes)
 
 
+def drawn_line(row: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
+    """A price line as drawn: ``row`` with NaN where ``hidden`` (None: unchanged)."""
+    row = np.asarray(row, dtype=np.float64)
+    return row if hidden is None else np.where(hidden, np.nan, row)
+
+
 def _quoted_lines(analysis: Analysis, rows: list[int], companies: dict[str, str]
-                  ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """P and D of ``rows`` with no line before a symbol's first quote nor while it is
-    stale (data-quality.md 4), and the company names of symbols stale on the last
-    day marked "last quote YYYY-MM-DD"."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """P and D of ``rows``, the days without a line (before a symbol's first quote,
+    while it is stale: data-quality.md 4) and the company names of symbols stale on
+    the last day marked "last quote YYYY-MM-DD".  P and D are views of the
+    analysis' arrays when ``rows`` are its first rows (CASH is last), not copies."""
     p = analysis.prices
-    close = np.array(p.close[rows], dtype=np.float64)
-    despiked = np.array(p.despiked[rows], dtype=np.float64)
+    pick: Any = slice(0, len(rows)) if rows == list(range(len(rows))) else rows
+    close, despiked = p.close[pick], p.despiked[pick]
     t = np.arange(close.shape[1])
     stale = p.stale(rows)
     hidden = (t[None, :] < p.first_valid[rows][:, None]) | stale
-    close[hidden] = np.nan
-    despiked[hidden] = np.nan
     names = []
     stale_today = stale[:, -1]
     for k, i in enumerate(rows):
@@ -156,7 +177,7 @@ def _quoted_lines(analysis: Analysis, rows: list[int], companies: dict[str, str]
             day = p.dates[p.last_quote[i, -1]].astype("datetime64[D]").item().isoformat()
             name = f"{name} — last quote {day}" if name else f"last quote {day}"
         names.append(name)
-    return close, despiked, tuple(names)
+    return close, despiked, hidden, tuple(names)
 
 
 def build_chart_inputs(config: Any, analysis: Analysis, companies: dict[str, str]) -> ChartJobInputs:
@@ -180,7 +201,7 @@ def build_chart_inputs(config: Any, analysis: Analysis, companies: dict[str, str
         return None if a is None else np.asarray(a)[rows]
 
     chans = v.uptrendSignalMethod == "percentileChannels"
-    close, despiked, names = _quoted_lines(analysis, rows, companies)
+    close, despiked, hidden, names = _quoted_lines(analysis, rows, companies)
     return ChartJobInputs(
         dates=np.asarray(analysis.dates).astype("datetime64[D]"),
         symbols=tuple(symbols[i] for i in rows),
@@ -195,6 +216,7 @@ def build_chart_inputs(config: Any, analysis: Analysis, companies: dict[str, str
         output_dir=Path(config.webpage),
         freshness_hours=float(v.plot_freshness_hours),
         force=False,
+        hidden=hidden,
     )
 
 
@@ -291,7 +313,7 @@ def read_chart_handoff(reader: HandoffReader) -> ChartJobSpec:
     missing = [k for k in required if k not in reader.arrays]
     if missing:
         raise HandoffError(reader.path, f"missing array(s) {', '.join(missing)}")
-    chans = [k for k in OPTIONAL_ARRAYS if k in reader.arrays]
+    chans = [k for k in ("low_channel", "hi_channel") if k in reader.arrays]
     if len(chans) == 1:
         raise HandoffError(reader.path, "give both percentile channel arrays or neither")
     dshape = reader.arrays["dates"][0]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytaaa.charts.inputs import ARRAY_NAMES, ChartJobSpec
+from pytaaa.charts.inputs import ARRAY_NAMES, ChartJobSpec, drawn_line
 from pytaaa.charts.symbol import SymbolChartRenderer, SymbolSeries, chart_filename
 from pytaaa.jobs.handoff import read_npy_header
 from pytaaa.jobs.pool import TaskError, pin_threads
@@ -109,11 +109,12 @@ class _Worker:
         def row(name: str) -> np.ndarray | None:
             return r[name].row(i) if name in r else None
 
+        hidden = row("hidden")
         return SymbolSeries(
             symbol=self.spec.symbols[i],
             company=self.spec.companies[i] or None,
-            close=r["close"].row(i),
-            despiked=r["despiked"].row(i),
+            close=drawn_line(r["close"].row(i), hidden),
+            despiked=drawn_line(r["despiked"].row(i), hidden),
             held=r["held"].row(i),
             daily=r["daily"].row(i),
             low_channel=row("low_channel"),
