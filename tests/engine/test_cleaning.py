@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import _refs as ref
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 
 from pytaaa.engine.cleaning import (
@@ -124,3 +126,29 @@ def test_monthly_series_is_not_daily():
     ok = daily_quotes(q, dates)
     assert not ok[0, 63:].any()
     assert ok[1].all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2, 90), st.integers(1, 6), st.floats(0.05, 1.0), st.integers(0, 10**6))
+def test_daily_quotes_equals_the_rolling_median_everywhere(t, n, density, seed):
+    """daily_quotes takes medians only of rows where more than half of some window's
+    spacings are wide; the result is the rolling median's, for every row and day."""
+    import bottleneck as bn
+
+    rng = np.random.default_rng(seed)
+    quoted = rng.random((n, t)) < density
+    dates = np.arange(np.datetime64("2020-01-06"), np.datetime64("2020-01-06") + 2 * t)
+    dates = dates[np.is_busday(dates)][:t]
+    days = dates.astype(np.int64).astype(np.float64)
+    want = np.ones((n, t), dtype=bool)
+    for i in range(n):
+        last, spacing = -1, np.full(t, np.nan)
+        for j in range(t):
+            if quoted[i, j]:
+                if last >= 0:
+                    spacing[j] = days[j] - days[last]
+                last = j
+        med = bn.move_median(spacing, window=min(20, t), min_count=1)
+        with np.errstate(invalid="ignore"):
+            want[i] = ~(med > 3.0)
+    np.testing.assert_array_equal(daily_quotes(quoted, dates, window=20), want)

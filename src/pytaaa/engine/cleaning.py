@@ -108,9 +108,28 @@ def daily_quotes(quoted: np.ndarray, dates: np.ndarray, window: int = SPACING_WI
     prev = np.full((n, t), -1, dtype=np.int64)
     prev[:, 1:] = idx[:, :-1]
     spacing = np.where(quoted & (prev >= 0), days[None, :] - days[np.maximum(prev, 0)], np.nan)
-    med = bn.move_median(spacing, window=min(window, t), min_count=1, axis=1)
+    w = min(window, t)
+    # The median of m spacings is above 3 only if at least m/2 of them are: count
+    # both in every window (exact integers) and take medians only of the rows
+    # where that happens somewhere (a daily symbol never gets there).
     with np.errstate(invalid="ignore"):
-        return ~(med > MAX_DAILY_SPACING)
+        wide = _window_counts(spacing > MAX_DAILY_SPACING, w)
+    have = _window_counts(~np.isnan(spacing), w)
+    rows = np.flatnonzero(((2 * wide >= have) & (have > 0)).any(axis=1))
+    ok = np.ones((n, t), dtype=bool)
+    if rows.size:
+        med = bn.move_median(spacing[rows], window=w, min_count=1, axis=1)
+        with np.errstate(invalid="ignore"):
+            ok[rows] = ~(med > MAX_DAILY_SPACING)
+    return ok
+
+
+def _window_counts(mask: np.ndarray, w: int) -> np.ndarray:
+    """Number of True in ``mask[:, max(0, t - w + 1) .. t]`` for every t."""
+    c = np.cumsum(mask, axis=1, dtype=np.int64)
+    out = c.copy()
+    out[:, w:] -= c[:, :-w]
+    return out
 
 
 def first_activity(close: np.ndarray) -> np.ndarray:
