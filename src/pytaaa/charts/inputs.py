@@ -47,9 +47,9 @@ ARRAY_NAMES = {
     "hi_channel": np.dtype("<f8"),
     "hidden": np.dtype("?"),
 }
-OPTIONAL_ARRAYS = ("low_channel", "hi_channel", "hidden")
-#: The price lines that ``hidden`` blanks (NaN) where it is True.
-MASKED_LINES = ("close", "despiked")
+#: The percentile channels: both or neither.
+CHANNEL_ARRAYS = ("low_channel", "hi_channel")
+OPTIONAL_ARRAYS = (*CHANNEL_ARRAYS, "hidden")
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,9 @@ class ChartJobInputs:
 
     def __post_init__(self) -> None:
         n, t = len(self.symbols), len(self.dates)
-        for name in ("close", "despiked", "held", "daily", "low_channel", "hi_channel",
-                     "hidden"):
+        for name in ARRAY_NAMES:
+            if name == "dates":
+                continue
             a = getattr(self, name)
             if a is None and name in OPTIONAL_ARRAYS:
                 continue
@@ -313,7 +314,7 @@ def read_chart_handoff(reader: HandoffReader) -> ChartJobSpec:
     missing = [k for k in required if k not in reader.arrays]
     if missing:
         raise HandoffError(reader.path, f"missing array(s) {', '.join(missing)}")
-    chans = [k for k in ("low_channel", "hi_channel") if k in reader.arrays]
+    chans = [k for k in CHANNEL_ARRAYS if k in reader.arrays]
     if len(chans) == 1:
         raise HandoffError(reader.path, "give both percentile channel arrays or neither")
     dshape = reader.arrays["dates"][0]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pytaaa._blocks import blocks
+from pytaaa._blocks import blocks, sum_rows
 from pytaaa.engine.indicators import move
 from pytaaa.model import HORIZONS, BacktestResult, Prices
 
@@ -50,14 +50,12 @@ def buy_and_hold(prices: Prices) -> np.ndarray:
     t = prices.close.shape[1]
     if not rows.size:
         return np.full(t, START_VALUE)
-    # sum the rows in order, a block at a time (the running sum leads each block, so
-    # the additions are those of one sum over all rows)
-    total: np.ndarray | None = None
-    for b in blocks(rows.size, t):
+
+    def relative(b: slice) -> np.ndarray:
         p = prices.close[rows[b]]
-        rel = p / p[:, :1]
-        total = rel.sum(axis=0) if total is None else np.vstack([total, rel]).sum(axis=0)
-    return START_VALUE * (total / rows.size)
+        return p / p[:, :1]
+
+    return START_VALUE * (sum_rows(rows.size, t, relative) / rows.size)
 
 
 def simulate(

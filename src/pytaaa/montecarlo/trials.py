@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pytaaa._blocks import blocks
+from pytaaa._blocks import sum_rows
 from pytaaa.engine.backtest import simulate
 from pytaaa.engine.indicators import sma
 from pytaaa.engine.ranking import rolling_sharpe, target_weights
@@ -338,12 +338,9 @@ class MCData:
         period = int(period)
         sums = self.gauge_sums.get(period)
         if sums is None:
-            # a block of rows at a time, added in row order (the running total leads
-            # each block): the sum of one (N, T) array, without making that array
             close = self.prices.close
-            for b in blocks(close.shape[0], close.shape[1]):
-                part = np.where(self.tradable[b], sma(close[b], period), 0.0)
-                sums = part.sum(axis=0) if sums is None else np.vstack([sums, part]).sum(axis=0)
+            sums = sum_rows(*close.shape, lambda b: np.where(self.tradable[b],
+                                                             sma(close[b], period), 0.0))
             self.gauge_sums[period] = sums
         denom = float(factor) * sums
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -399,7 +396,8 @@ class StrategyRun:
     each rebalance day and of the last day, by day index (the only days a
     backtest reads: a trial never holds an ``(N, T)`` weights array);
     ``rebalance`` ``(T,)`` rebalance days; ``held`` ``(N, T)`` held signal;
-    ``valuation`` the trial's Valuation.
+    ``valuation`` the trial's Valuation; ``stale`` the ``(N, T)`` stale mask the
+    backtest used (trial-independent, kept so a trial computes it once).
     """
 
     values: np.ndarray
@@ -408,6 +406,7 @@ class StrategyRun:
     rebalance: np.ndarray
     held: np.ndarray
     valuation: Any
+    stale: np.ndarray
 
 
 def run_strategy(data: MCData, params: TrialParams) -> StrategyRun:
@@ -423,10 +422,11 @@ def run_strategy(data: MCData, params: TrialParams) -> StrategyRun:
     score = rolling_sharpe(prices, vt.LongPeriod, days=days)
     by_day = target_weights(score, sig.held[:, days], prices, vt, days=days)
     weights = {int(d): by_day[:, j] for j, d in enumerate(days)}
+    stale = prices.stale()
     values, n_trades, _ = simulate(prices.close, weights, reb, cash, float(vt.trade_cost),
                                    int(vt.numberStocksTraded), quoted=prices.quoted_mask(),
-                                   stale=prices.stale())
-    return StrategyRun(values, n_trades, weights, reb, sig.held, vt)
+                                   stale=stale)
+    return StrategyRun(values, n_trades, weights, reb, sig.held, vt, stale)
 
 
 def run_trial(data: MCData, params: TrialParams) -> TrialResult:
@@ -440,7 +440,7 @@ def run_trial(data: MCData, params: TrialParams) -> TrialResult:
     cash = prices.symbols.index("CASH")
     k = int(vt.numberStocksTraded)
     cost = float(vt.trade_cost)
-    masks = {"quoted": prices.quoted_mask(), "stale": prices.stale()}
+    masks = {"quoted": prices.quoted_mask(), "stale": run.stale}
     q = data.gauge(params.pct_D, params.pct_f)
     frac = np.clip((q + params.pct_intercept) * params.pct_slope, 0.0, params.pct_max)
     pctlong, _, _ = simulate(prices.close, weights, reb, cash, cost, k, invested=frac, **masks)
